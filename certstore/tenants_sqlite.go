@@ -1,0 +1,175 @@
+package certstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/portico-proxy/portico/tenants"
+)
+
+const tenantColumns = `id, domain, is_default, certificate, created_at, updated_at`
+
+func scanTenant(row interface{ Scan(...any) error }) (tenants.Tenant, error) {
+	var t tenants.Tenant
+	var cert sql.NullString
+	var ca, ua int64
+	if err := row.Scan(&t.ID, &t.Domain, &t.Default, &cert, &ca, &ua); err != nil {
+		return tenants.Tenant{}, err
+	}
+	t.Certificate = cert.String
+	t.CreatedAt, t.UpdatedAt = fromUnix(ca), fromUnix(ua)
+	return t, nil
+}
+
+func tenantArgs(t tenants.Tenant) []any {
+	var cert any
+	if t.Certificate != "" {
+		cert = t.Certificate
+	}
+	return []any{t.Domain, t.Default, cert}
+}
+
+// tenantError turns constraint failures into the tenants package's errors.
+func tenantError(err error, t tenants.Tenant) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUniqueViolation(err, "tenants.is_default"):
+		return tenants.ErrSecondDefault
+	case isUniqueViolation(err, "tenants.domain"):
+		return fmt.Errorf("%w: %s", tenants.ErrExists, t.Domain)
+	case isForeignKeyViolation(err):
+		return fmt.Errorf("%w: %q", tenants.ErrNoKeyPair, t.Certificate)
+	}
+	return err
+}
+
+// CreateTenant stores a new tenant.
+func (s *SQLite) CreateTenant(ctx context.Context, t tenants.Tenant) (tenants.Tenant, error) {
+	now := time.Now().UTC().Truncate(time.Second)
+	t.CreatedAt, t.UpdatedAt = now, now
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`INSERT INTO tenants (domain, is_default, certificate, created_at, updated_at)
+			 VALUES (?, ?, ?, ?, ?)`, append(tenantArgs(t), unix(now), unix(now))...)
+		if err != nil {
+			return tenantError(err, t)
+		}
+		t.ID, err = res.LastInsertId()
+		return err
+	})
+	return t, err
+}
+
+// UpdateTenant edits the tenant for domain in one transaction.
+func (s *SQLite) UpdateTenant(ctx context.Context, domain string, change func(*tenants.Tenant) error) (tenants.Tenant, error) {
+	var t tenants.Tenant
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, err = scanTenant(tx.QueryRowContext(ctx,
+			`SELECT `+tenantColumns+` FROM tenants WHERE domain = ?`, domain))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s", tenants.ErrNotFound, domain)
+		}
+		if err != nil {
+			return err
+		}
+		if err := change(&t); err != nil {
+			return err
+		}
+		t.UpdatedAt = time.Now().UTC().Truncate(time.Second)
+		_, err = tx.ExecContext(ctx,
+			`UPDATE tenants SET domain = ?, is_default = ?, certificate = ?, updated_at = ?
+			 WHERE id = ?`, append(tenantArgs(t), unix(t.UpdatedAt), t.ID)...)
+		return tenantError(err, t)
+	})
+	return t, err
+}
+
+// Tenant returns the tenant for domain.
+func (s *SQLite) Tenant(ctx context.Context, domain string) (tenants.Tenant, error) {
+	t, err := scanTenant(s.rdb.QueryRowContext(ctx,
+		`SELECT `+tenantColumns+` FROM tenants WHERE domain = ?`, domain))
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("%w: %s", tenants.ErrNotFound, domain)
+	}
+	return t, err
+}
+
+// Tenants returns every tenant ordered by domain.
+func (s *SQLite) Tenants(ctx context.Context) ([]tenants.Tenant, error) {
+	return queryTenants(ctx, s.rdb)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+func queryTenants(ctx context.Context, db querier) ([]tenants.Tenant, error) {
+	rows, err := db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY domain`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []tenants.Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteTenant removes the tenant for domain.
+func (s *SQLite) DeleteTenant(ctx context.Context, domain string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE domain = ?`, domain)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: %s", tenants.ErrNotFound, domain)
+		}
+		return nil
+	})
+}
+
+// Serving reads every tenant and keypair summary in one read transaction,
+// so both belong to the same generation.
+func (s *SQLite) Serving(ctx context.Context) (Serving, []tenants.Tenant, error) {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return Serving{}, nil, err
+	}
+	defer tx.Rollback()
+
+	var sv Serving
+	if err := tx.QueryRowContext(ctx, `SELECT n FROM generation WHERE id = 1`).Scan(&sv.Generation); err != nil {
+		return Serving{}, nil, err
+	}
+	ts, err := queryTenants(ctx, tx)
+	if err != nil {
+		return Serving{}, nil, err
+	}
+	rows, err := tx.QueryContext(ctx,
+		`SELECT name, revision, key_pem IS NOT NULL, not_after FROM keypairs`)
+	if err != nil {
+		return Serving{}, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k KeyPairSummary
+		var na int64
+		if err := rows.Scan(&k.Name, &k.Revision, &k.HasKey, &na); err != nil {
+			return Serving{}, nil, err
+		}
+		k.NotAfter = fromUnix(na)
+		sv.KeyPairs = append(sv.KeyPairs, k)
+	}
+	return sv, ts, rows.Err()
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/portico-proxy/portico/certstore"
+)
+
+// ImportCertificateCmd creates or updates a keypair from files. It writes
+// nothing when the stored keypair already equals them, so it is safe to run
+// from cron.
+type ImportCertificateCmd struct {
+	Certificate string `required:"" type:"path" placeholder:"FILE" help:"PEM file with the certificate chain (it may also hold the key)."`
+	PrivateKey  string `name:"private-key" type:"path" placeholder:"FILE" help:"PEM file with the private key; without it the keypair is certificate-only."`
+	Name        string `required:"" help:"Name of the keypair to create or update."`
+}
+
+// Run imports the keypair and prints what it did.
+func (c *ImportCertificateCmd) Run(ctx context.Context, g *Globals) error {
+	in := certstore.Input{Name: c.Name, Source: certstore.SourceImported, CertFrom: c.Certificate}
+	var err error
+	if in.Cert, err = readInput(c.Certificate); err != nil {
+		return err
+	}
+	if c.PrivateKey != "" {
+		in.KeyFrom = c.PrivateKey
+		if in.Key, err = readInput(c.PrivateKey); err != nil {
+			return err
+		}
+	}
+
+	log := g.logger()
+	store, err := g.openStore(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	kp, outcome, err := store.PutKeyPair(ctx, in)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s keypair %q (%s, fingerprint %s, not after %s)\n", outcome, kp.Name,
+		keyUse(kp), kp.Fingerprint, kp.NotAfter.Format("2006-01-02"))
+	return nil
+}
+
+// maxInputSize bounds the PEM files the CLI reads: a certificate chain with
+// its key is a few kilobytes.
+const maxInputSize = 1 << 20
+
+// readInput reads a PEM file, naming it in every error.
+func readInput(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("%s: is a folder, not a file", path)
+	}
+	if info.Size() > maxInputSize {
+		return nil, fmt.Errorf("%s: %d bytes is too large for a PEM keypair (at most %d)", path, info.Size(), maxInputSize)
+	}
+	return os.ReadFile(path)
+}
+
+func keyUse(kp certstore.KeyPair) string {
+	if kp.HasKey {
+		return "with private key"
+	}
+	return "certificate only, cannot be served"
+}
