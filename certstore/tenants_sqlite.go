@@ -10,16 +10,19 @@ import (
 	"github.com/portico-proxy/portico/tenants"
 )
 
-const tenantColumns = `id, domain, is_default, certificate, created_at, updated_at`
+const tenantColumns = `id, domain, is_default, certificate, upstream, upstream_host, hsts_max_age,
+	acme, created_at, updated_at`
 
 func scanTenant(row interface{ Scan(...any) error }) (tenants.Tenant, error) {
 	var t tenants.Tenant
 	var cert sql.NullString
-	var ca, ua int64
-	if err := row.Scan(&t.ID, &t.Domain, &t.Default, &cert, &ca, &ua); err != nil {
+	var ca, ua, hsts int64
+	if err := row.Scan(&t.ID, &t.Domain, &t.Default, &cert, &t.Upstream, &t.UpstreamHost,
+		&hsts, &t.ACME, &ca, &ua); err != nil {
 		return tenants.Tenant{}, err
 	}
 	t.Certificate = cert.String
+	t.HSTSMaxAge = time.Duration(hsts) * time.Second
 	t.CreatedAt, t.UpdatedAt = fromUnix(ca), fromUnix(ua)
 	return t, nil
 }
@@ -29,7 +32,8 @@ func tenantArgs(t tenants.Tenant) []any {
 	if t.Certificate != "" {
 		cert = t.Certificate
 	}
-	return []any{t.Domain, t.Default, cert}
+	return []any{t.Domain, t.Default, cert, t.Upstream, t.UpstreamHost,
+		int64(t.HSTSMaxAge / time.Second), t.ACME}
 }
 
 // tenantError turns constraint failures into the tenants package's errors.
@@ -53,8 +57,8 @@ func (s *SQLite) CreateTenant(ctx context.Context, t tenants.Tenant) (tenants.Te
 	t.CreatedAt, t.UpdatedAt = now, now
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx,
-			`INSERT INTO tenants (domain, is_default, certificate, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?)`, append(tenantArgs(t), unix(now), unix(now))...)
+			`INSERT INTO tenants (domain, is_default, certificate, upstream, upstream_host,
+			 hsts_max_age, acme, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(tenantArgs(t), unix(now), unix(now))...)
 		if err != nil {
 			return tenantError(err, t)
 		}
@@ -82,8 +86,8 @@ func (s *SQLite) UpdateTenant(ctx context.Context, domain string, change func(*t
 		}
 		t.UpdatedAt = time.Now().UTC().Truncate(time.Second)
 		_, err = tx.ExecContext(ctx,
-			`UPDATE tenants SET domain = ?, is_default = ?, certificate = ?, updated_at = ?
-			 WHERE id = ?`, append(tenantArgs(t), unix(t.UpdatedAt), t.ID)...)
+			`UPDATE tenants SET domain = ?, is_default = ?, certificate = ?, upstream = ?,
+			 upstream_host = ?, hsts_max_age = ?, acme = ?, updated_at = ? WHERE id = ?`, append(tenantArgs(t), unix(t.UpdatedAt), t.ID)...)
 		return tenantError(err, t)
 	})
 	return t, err

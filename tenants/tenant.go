@@ -15,8 +15,22 @@ type Tenant struct {
 	Domain      string // normalised: lower-case ASCII, no trailing dot
 	Default     bool   // serves names no other tenant covers; at most one tenant
 	Certificate string // name of the keypair it serves; "" for none
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+
+	// Upstream is the URL requests are proxied to ("" for the server's
+	// default upstream); see CheckUpstream.
+	Upstream string
+	// UpstreamHost sends the upstream's own host in the Host header instead
+	// of the client's.
+	UpstreamHost bool
+	// HSTSMaxAge, when positive, adds a Strict-Transport-Security header
+	// with this max-age to every response.
+	HSTSMaxAge time.Duration
+	// ACME has Portico obtain and renew the tenant's certificate (for the
+	// domain and *.domain) through ACME DNS-01.
+	ACME bool
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Sentinel errors returned by tenant stores.

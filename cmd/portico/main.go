@@ -81,4 +81,3 @@ func (VersionCmd) Run() error {
 	fmt.Println("portico", version)
 	return nil
 }
-

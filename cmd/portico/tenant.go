@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/portico-proxy/portico/tenants"
 )
@@ -20,9 +21,13 @@ type TenantCmd struct {
 
 // TenantAddCmd adds a tenant.
 type TenantAddCmd struct {
-	Domain      string `required:"" help:"Domain the tenant serves, with all its subdomains."`
-	Default     bool   `help:"Serve names no other tenant covers, and clients that send no server name."`
-	Certificate string `placeholder:"NAME" help:"Keypair the tenant serves."`
+	Domain       string        `required:"" help:"Domain the tenant serves, with all its subdomains."`
+	Default      bool          `help:"Serve names no other tenant covers, and clients that send no server name."`
+	Certificate  string        `placeholder:"NAME" help:"Keypair the tenant serves."`
+	Upstream     string        `placeholder:"URL" help:"Where to proxy the tenant's requests: http(s)://host[:port][/prefix]."`
+	UpstreamHost bool          `name:"upstream-host" help:"Send the upstream's own host in the Host header instead of the client's."`
+	HSTS         time.Duration `name:"hsts" placeholder:"MAX-AGE" help:"Add Strict-Transport-Security with this max-age (such as 8760h); 0 for none."`
+	ACME         bool          `name:"acme" help:"Obtain and renew the certificate for DOMAIN and *.DOMAIN through ACME DNS-01."`
 }
 
 // Run adds the tenant.
@@ -36,7 +41,13 @@ func (c *TenantAddCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer store.Close()
-	t, err := store.CreateTenant(ctx, tenants.Tenant{Domain: domain, Default: c.Default, Certificate: c.Certificate})
+	if err := checkTenantFlags(c.Upstream, c.HSTS); err != nil {
+		return err
+	}
+	t, err := store.CreateTenant(ctx, tenants.Tenant{
+		Domain: domain, Default: c.Default, Certificate: c.Certificate,
+		Upstream: c.Upstream, UpstreamHost: c.UpstreamHost, HSTSMaxAge: c.HSTS, ACME: c.ACME,
+	})
 	if err != nil {
 		return fmt.Errorf("adding tenant %s: %w", domain, err)
 	}
@@ -46,9 +57,13 @@ func (c *TenantAddCmd) Run(ctx context.Context, g *Globals) error {
 
 // TenantUpdateCmd changes a tenant; flags left out keep their value.
 type TenantUpdateCmd struct {
-	Domain      string  `arg:"" help:"Domain of the tenant to change."`
-	Default     *bool   `negatable:"" help:"Make the tenant the default (--no-default to stop)."`
-	Certificate *string `placeholder:"NAME" help:"Keypair the tenant serves (\"\" for none)."`
+	Domain       string         `arg:"" help:"Domain of the tenant to change."`
+	Default      *bool          `negatable:"" help:"Make the tenant the default (--no-default to stop)."`
+	Certificate  *string        `placeholder:"NAME" help:"Keypair the tenant serves (\"\" for none)."`
+	Upstream     *string        `placeholder:"URL" help:"Where to proxy the tenant's requests (\"\" for the server's default)."`
+	UpstreamHost *bool          `name:"upstream-host" negatable:"" help:"Send the upstream's own host in the Host header (--no-upstream-host for the client's)."`
+	HSTS         *time.Duration `name:"hsts" placeholder:"MAX-AGE" help:"Strict-Transport-Security max-age; 0 for none."`
+	ACME         *bool          `name:"acme" negatable:"" help:"Obtain the certificate through ACME (--no-acme to stop)."`
 }
 
 // Run updates the tenant.
@@ -63,19 +78,33 @@ func (c *TenantUpdateCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	defer store.Close()
 	t, err := store.UpdateTenant(ctx, domain, func(t *tenants.Tenant) error {
-		if c.Default != nil {
-			t.Default = *c.Default
-		}
-		if c.Certificate != nil {
-			t.Certificate = *c.Certificate
-		}
-		return nil
+		setIf(&t.Default, c.Default)
+		setIf(&t.Certificate, c.Certificate)
+		setIf(&t.Upstream, c.Upstream)
+		setIf(&t.UpstreamHost, c.UpstreamHost)
+		setIf(&t.HSTSMaxAge, c.HSTS)
+		setIf(&t.ACME, c.ACME)
+		return checkTenantFlags(t.Upstream, t.HSTSMaxAge)
 	})
 	if err != nil {
 		return fmt.Errorf("updating tenant %s: %w", domain, err)
 	}
 	fmt.Printf("updated tenant %s%s\n", t.Domain, describeTenant(t))
 	return nil
+}
+
+// setIf sets *dst to *v when the flag behind v was given.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func checkTenantFlags(upstream string, hsts time.Duration) error {
+	if hsts < 0 {
+		return fmt.Errorf("--hsts must not be negative")
+	}
+	return tenants.CheckUpstream(upstream)
 }
 
 func describeTenant(t tenants.Tenant) string {
@@ -88,6 +117,12 @@ func describeTenant(t tenants.Tenant) string {
 	} else {
 		s += " without a keypair"
 	}
+	if t.Upstream != "" {
+		s += ", proxying to " + t.Upstream
+	}
+	if t.ACME {
+		s += ", certificate through ACME"
+	}
 	return s
 }
 
@@ -97,9 +132,13 @@ type TenantListCmd struct {
 }
 
 type tenantJSON struct {
-	Domain      string `json:"domain"`
-	Default     bool   `json:"default"`
-	Certificate string `json:"certificate"`
+	Domain       string `json:"domain"`
+	Default      bool   `json:"default"`
+	Certificate  string `json:"certificate"`
+	Upstream     string `json:"upstream"`
+	UpstreamHost bool   `json:"upstream_host"`
+	HSTSMaxAge   int64  `json:"hsts_max_age"`
+	ACME         bool   `json:"acme"`
 }
 
 // Run lists the tenants.
@@ -116,14 +155,16 @@ func (c *TenantListCmd) Run(ctx context.Context, g *Globals) error {
 	if c.JSON {
 		out := make([]tenantJSON, 0, len(ts))
 		for _, t := range ts {
-			out = append(out, tenantJSON{t.Domain, t.Default, t.Certificate})
+			out = append(out, tenantJSON{t.Domain, t.Default, t.Certificate, t.Upstream,
+				t.UpstreamHost, int64(t.HSTSMaxAge / time.Second), t.ACME})
 		}
 		return printJSON(out)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "DOMAIN\tDEFAULT\tCERTIFICATE")
+	fmt.Fprintln(w, "DOMAIN\tDEFAULT\tCERTIFICATE\tUPSTREAM\tACME")
 	for _, t := range ts {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", t.Domain, yesNo(t.Default), orDash(t.Certificate))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Domain, yesNo(t.Default), orDash(t.Certificate),
+			orDash(t.Upstream), yesNo(t.ACME))
 	}
 	return w.Flush()
 }
