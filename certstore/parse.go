@@ -144,7 +144,9 @@ func decodeBlocks(data []byte, name string) ([]*x509.Certificate, []foundKey, er
 	}
 	var certs []*x509.Certificate
 	var keys []foundKey
-	rest := data
+	// A byte-order mark hides the BEGIN line from the PEM decoder; files
+	// joined with cat may carry one in the middle, too.
+	rest := bytes.ReplaceAll(data, []byte("\xef\xbb\xbf"), nil)
 	for {
 		block, after := pem.Decode(rest)
 		if block == nil {

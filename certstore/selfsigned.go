@@ -103,6 +103,9 @@ func newKey(keyType string) (crypto.Signer, error) {
 // (same name, so tenants that use it follow). host names the certificate.
 // It reports whether it wrote.
 func EnsureDefault(ctx context.Context, s Store, host string, now time.Time, log *slog.Logger) (bool, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	kp, err := s.KeyPair(ctx, DefaultKeyPairName)
 	switch {
 	case err == nil && kp.HasKey && kp.NotAfter.Sub(now) >= DefaultRenewBefore:

@@ -142,13 +142,15 @@ func (s *SQLite) Changes(ctx context.Context) <-chan uint64 {
 	s.waiters = append(s.waiters, wake)
 	s.mu.Unlock()
 
+	// The starting point is read before returning, so that no commit made
+	// after Changes returns can be missed.
+	last, err := s.Generation(ctx)
+	if err != nil {
+		s.log.Warn("reading store generation", "err", err)
+	}
 	go func() {
 		defer close(out)
 		defer s.dropWaiter(wake)
-		last, err := s.Generation(ctx)
-		if err != nil {
-			s.log.Warn("reading store generation", "err", err)
-		}
 		tick := time.NewTicker(pollInterval)
 		defer tick.Stop()
 		for {
