@@ -8,6 +8,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/portico-proxy/portico/tenants"
 )
 
 // Source says where a keypair came from.
@@ -115,11 +117,17 @@ const (
 	Unchanged Outcome = "unchanged"
 )
 
-// Serving is what the serving snapshot is built from: every tenant and a
-// summary of every keypair, at one generation of the store.
-type Serving struct {
-	Generation uint64
-	KeyPairs   []KeyPairSummary
+// Changes is what changed in the store between two generations, as the
+// serving snapshot needs it: the tenants and keypair summaries written after
+// the earlier generation (their current state), and what was deleted.
+type Changes struct {
+	Generation uint64 // the generation this describes
+	Since      uint64 // the generation it starts from; 0 means everything
+
+	Tenants         []tenants.Tenant
+	KeyPairs        []KeyPairSummary
+	DeletedTenants  []int64  // tenant IDs
+	DeletedKeyPairs []string // keypair names
 }
 
 // KeyPairSummary is the part of a keypair the snapshot needs to decide

@@ -30,9 +30,9 @@ type Store interface {
 	// writes nothing when the status is already that.
 	SetKeyPairStatus(ctx context.Context, name, status string) error
 
-	// Serving returns every tenant and a summary of every keypair, read in
-	// one transaction at one generation.
-	Serving(ctx context.Context) (Serving, []tenants.Tenant, error)
+	// ChangesSince returns what changed after generation since, read in one
+	// transaction: with since 0, every tenant and keypair summary.
+	ChangesSince(ctx context.Context, since uint64) (Changes, error)
 	// Material returns the chain and key of the named keypairs; names that
 	// do not exist are left out.
 	Material(ctx context.Context, names []string) ([]Material, error)

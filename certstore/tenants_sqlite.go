@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/portico-proxy/portico/tenants"
@@ -105,15 +106,17 @@ func (s *SQLite) Tenant(ctx context.Context, domain string) (tenants.Tenant, err
 
 // Tenants returns every tenant ordered by domain.
 func (s *SQLite) Tenants(ctx context.Context) ([]tenants.Tenant, error) {
-	return queryTenants(ctx, s.rdb)
+	return queryTenants(ctx, s.rdb, "")
 }
 
 type querier interface {
 	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-func queryTenants(ctx context.Context, db querier) ([]tenants.Tenant, error) {
-	rows, err := db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY domain`)
+// queryTenants reads the tenants that where (an SQL WHERE clause, or "")
+// selects, ordered by domain.
+func queryTenants(ctx context.Context, db querier, where string, args ...any) ([]tenants.Tenant, error) {
+	rows, err := db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants `+where+` ORDER BY domain`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -143,37 +146,77 @@ func (s *SQLite) DeleteTenant(ctx context.Context, domain string) error {
 	})
 }
 
-// Serving reads every tenant and keypair summary in one read transaction,
-// so both belong to the same generation.
-func (s *SQLite) Serving(ctx context.Context) (Serving, []tenants.Tenant, error) {
+// ChangesSince reads, in one read transaction, the tenants and keypair
+// summaries stamped after generation since and the deletions after it.
+func (s *SQLite) ChangesSince(ctx context.Context, since uint64) (Changes, error) {
 	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return Serving{}, nil, err
+		return Changes{}, err
 	}
 	defer tx.Rollback()
 
-	var sv Serving
-	if err := tx.QueryRowContext(ctx, `SELECT n FROM generation WHERE id = 1`).Scan(&sv.Generation); err != nil {
-		return Serving{}, nil, err
+	ch := Changes{Since: since}
+	if err := tx.QueryRowContext(ctx, `SELECT n FROM generation WHERE id = 1`).Scan(&ch.Generation); err != nil {
+		return Changes{}, err
 	}
-	ts, err := queryTenants(ctx, tx)
-	if err != nil {
-		return Serving{}, nil, err
+	if ch.Generation == since {
+		return ch, nil
 	}
+	if ch.Tenants, err = queryTenants(ctx, tx, `WHERE seq > ?`, since); err != nil {
+		return Changes{}, err
+	}
+	if ch.KeyPairs, err = querySummaries(ctx, tx, since); err != nil {
+		return Changes{}, err
+	}
+	if since > 0 {
+		if err := queryDeletions(ctx, tx, since, &ch); err != nil {
+			return Changes{}, err
+		}
+	}
+	return ch, nil
+}
+
+func querySummaries(ctx context.Context, tx *sql.Tx, since uint64) ([]KeyPairSummary, error) {
 	rows, err := tx.QueryContext(ctx,
-		`SELECT name, revision, key_pem IS NOT NULL, not_after FROM keypairs`)
+		`SELECT name, revision, key_pem IS NOT NULL, not_after FROM keypairs WHERE seq > ?`, since)
 	if err != nil {
-		return Serving{}, nil, err
+		return nil, err
 	}
 	defer rows.Close()
+	var out []KeyPairSummary
 	for rows.Next() {
 		var k KeyPairSummary
 		var na int64
 		if err := rows.Scan(&k.Name, &k.Revision, &k.HasKey, &na); err != nil {
-			return Serving{}, nil, err
+			return nil, err
 		}
 		k.NotAfter = fromUnix(na)
-		sv.KeyPairs = append(sv.KeyPairs, k)
+		out = append(out, k)
 	}
-	return sv, ts, rows.Err()
+	return out, rows.Err()
+}
+
+func queryDeletions(ctx context.Context, tx *sql.Tx, since uint64, ch *Changes) error {
+	rows, err := tx.QueryContext(ctx, `SELECT kind, key FROM deletions WHERE seq > ? ORDER BY seq`, since)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, key string
+		if err := rows.Scan(&kind, &key); err != nil {
+			return err
+		}
+		switch kind {
+		case "tenant":
+			id, err := strconv.ParseInt(key, 10, 64)
+			if err != nil {
+				return fmt.Errorf("deletion of tenant %q: %w", key, err)
+			}
+			ch.DeletedTenants = append(ch.DeletedTenants, id)
+		case "keypair":
+			ch.DeletedKeyPairs = append(ch.DeletedKeyPairs, key)
+		}
+	}
+	return rows.Err()
 }

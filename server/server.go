@@ -119,8 +119,8 @@ func (s *Server) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building snapshot: %w", err)
 	}
-	if prev != nil && next.generation < prev.generation {
-		return nil // a newer snapshot was published meanwhile
+	if next == prev {
+		return nil // nothing changed
 	}
 
 	// Publish only a whole snapshot: a handshake never sees half a reload.

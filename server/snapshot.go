@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/portico-proxy/portico/certstore"
@@ -19,7 +22,7 @@ type snapshot struct {
 	generation uint64
 	builtAt    time.Time
 
-	tenants []tenants.Tenant
+	tenants []tenants.Tenant   // ordered by domain
 	certs   []*tls.Certificate // certs[i] serves tenants[i]; nil when unusable
 	index   *tenants.Index     // over the tenants whose cert is not nil
 
@@ -27,9 +30,11 @@ type snapshot struct {
 	// matches; nil only before the store has one.
 	fallback *tls.Certificate
 
-	// parsed holds every certificate above by keypair revision, so that the
-	// next build reuses what did not change instead of parsing it again.
-	parsed map[string]*tls.Certificate
+	// summaries describes every keypair in the store, and parsed holds the
+	// certificates above by keypair revision: the next build starts from
+	// both, reading only what changed and parsing only new revisions.
+	summaries map[string]certstore.KeyPairSummary
+	parsed    map[string]*tls.Certificate
 }
 
 // match returns the tenant serving name (already normalised) and its
@@ -42,60 +47,108 @@ func (sn *snapshot) match(name string) (*tenants.Tenant, *tls.Certificate) {
 	return &sn.tenants[i], sn.certs[i]
 }
 
-// buildSnapshot makes the next snapshot from the store, parsing only the
-// keypairs whose revision prev does not already hold. A keypair that cannot
-// be parsed makes its tenants unusable (they fall through as the matching
-// rule says) and is logged; only a failure to read the store fails the build.
+// buildSnapshot makes the next snapshot: prev with the store's changes since
+// prev's generation applied (everything, when prev is nil). Only keypairs
+// whose revision prev does not hold are read and parsed. A keypair that
+// cannot be parsed makes its tenants unusable (they fall through as the
+// matching rule says) and is logged; only a failure to read the store fails
+// the build. It returns prev itself when nothing changed.
 func buildSnapshot(ctx context.Context, store certstore.Store, prev *snapshot, log *slog.Logger) (*snapshot, error) {
-	sv, ts, err := store.Serving(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading store: %w", err)
+	var since uint64
+	if prev != nil {
+		since = prev.generation
 	}
-	summaries := make(map[string]certstore.KeyPairSummary, len(sv.KeyPairs))
-	for _, k := range sv.KeyPairs {
-		summaries[k.Name] = k
+	ch, err := store.ChangesSince(ctx, since)
+	if err != nil {
+		return nil, fmt.Errorf("reading store changes: %w", err)
+	}
+	if prev != nil && ch.Generation == prev.generation {
+		return prev, nil
+	}
+	if prev == nil {
+		prev = &snapshot{}
+	}
+
+	sn := &snapshot{
+		generation: ch.Generation,
+		builtAt:    time.Now(),
+		tenants:    applyTenantChanges(prev.tenants, ch),
+		summaries:  applyKeyPairChanges(prev.summaries, ch),
 	}
 
 	// The keypairs this snapshot serves: every tenant's and the default.
-	wanted := map[string]certstore.KeyPairSummary{}
-	for _, name := range append(tenantCerts(ts), certstore.DefaultKeyPairName) {
-		if k, ok := summaries[name]; ok && k.HasKey {
-			wanted[name] = k
+	wanted := map[string]string{} // name to revision
+	for _, name := range append(tenantCerts(sn.tenants), certstore.DefaultKeyPairName) {
+		if k, ok := sn.summaries[name]; ok && k.HasKey {
+			wanted[name] = k.Revision
 		}
 	}
-
-	parsed := make(map[string]*tls.Certificate, len(wanted))
+	sn.parsed = make(map[string]*tls.Certificate, len(wanted))
 	var load []string
-	for name, k := range wanted {
-		if prev != nil && prev.parsed[k.Revision] != nil {
-			parsed[k.Revision] = prev.parsed[k.Revision]
+	for name, rev := range wanted {
+		if c := prev.parsed[rev]; c != nil {
+			sn.parsed[rev] = c
 			continue
 		}
 		load = append(load, name)
 	}
-	if err := loadCertificates(ctx, store, load, parsed, log); err != nil {
+	if err := loadCertificates(ctx, store, load, sn.parsed, log); err != nil {
 		return nil, err
 	}
 
-	byName := func(name string) *tls.Certificate {
-		if k, ok := wanted[name]; ok {
-			return parsed[k.Revision]
+	byName := func(name string) *tls.Certificate { return sn.parsed[wanted[name]] }
+	sn.fallback = byName(certstore.DefaultKeyPairName)
+	sn.certs = make([]*tls.Certificate, len(sn.tenants))
+	for i, t := range sn.tenants {
+		if t.Certificate != "" {
+			sn.certs[i] = byName(t.Certificate)
 		}
-		return nil
 	}
-	sn := &snapshot{
-		generation: sv.Generation,
-		builtAt:    time.Now(),
-		tenants:    ts,
-		certs:      make([]*tls.Certificate, len(ts)),
-		fallback:   byName(certstore.DefaultKeyPairName),
-		parsed:     parsed,
-	}
-	for i, t := range ts {
-		sn.certs[i] = byName(t.Certificate)
-	}
-	sn.index = tenants.NewIndex(ts, func(i int) bool { return sn.certs[i] != nil })
+	sn.index = tenants.NewIndex(sn.tenants, func(i int) bool { return sn.certs[i] != nil })
 	return sn, nil
+}
+
+// applyTenantChanges returns the tenants of prev with ch applied, ordered
+// by domain. prev is not modified.
+func applyTenantChanges(prev []tenants.Tenant, ch certstore.Changes) []tenants.Tenant {
+	if ch.Since == 0 {
+		prev = nil
+	}
+	byID := make(map[int64]tenants.Tenant, len(prev)+len(ch.Tenants))
+	for _, t := range prev {
+		byID[t.ID] = t
+	}
+	// Deletions first: the changed rows are the current state, so a tenant
+	// deleted and created again within ch ends up present.
+	for _, id := range ch.DeletedTenants {
+		delete(byID, id)
+	}
+	for _, t := range ch.Tenants {
+		byID[t.ID] = t
+	}
+	out := make([]tenants.Tenant, 0, len(byID))
+	for _, t := range byID {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b tenants.Tenant) int { return strings.Compare(a.Domain, b.Domain) })
+	return out
+}
+
+// applyKeyPairChanges returns prev's keypair summaries with ch applied.
+// prev is not modified.
+func applyKeyPairChanges(prev map[string]certstore.KeyPairSummary, ch certstore.Changes) map[string]certstore.KeyPairSummary {
+	if ch.Since == 0 {
+		prev = nil
+	}
+	out := make(map[string]certstore.KeyPairSummary, len(prev)+len(ch.KeyPairs))
+	maps.Copy(out, prev)
+	for _, name := range ch.DeletedKeyPairs {
+		delete(out, name)
+	}
+	for _, k := range ch.KeyPairs {
+		out[k.Name] = k
+	}
+	return out
 }
 
 func tenantCerts(ts []tenants.Tenant) []string {

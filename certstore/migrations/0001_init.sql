@@ -1,4 +1,9 @@
 -- Keypairs, tenants and the generation counter that signals every change.
+--
+-- Every committed change to keypairs or tenants bumps generation.n, stamps
+-- the changed row's seq with the new generation, and records a deletion in
+-- deletions: a reader that last saw generation G rebuilds its view from the
+-- rows with seq > G and the deletions with seq > G alone.
 
 CREATE TABLE keypairs (
 	id          INTEGER PRIMARY KEY,
@@ -17,7 +22,8 @@ CREATE TABLE keypairs (
 	key_type    TEXT    NOT NULL,
 	revision    TEXT    NOT NULL,
 	created_at  INTEGER NOT NULL,
-	updated_at  INTEGER NOT NULL
+	updated_at  INTEGER NOT NULL,
+	seq         INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE tenants (
@@ -26,7 +32,8 @@ CREATE TABLE tenants (
 	is_default  INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
 	certificate TEXT    REFERENCES keypairs (name) ON UPDATE CASCADE ON DELETE RESTRICT,
 	created_at  INTEGER NOT NULL,
-	updated_at  INTEGER NOT NULL
+	updated_at  INTEGER NOT NULL,
+	seq         INTEGER NOT NULL DEFAULT 0
 );
 
 -- At most one default tenant.
@@ -38,9 +45,41 @@ CREATE TABLE generation (
 );
 INSERT INTO generation (id, n) VALUES (1, 1);
 
-CREATE TRIGGER keypairs_insert AFTER INSERT ON keypairs BEGIN UPDATE generation SET n = n + 1; END;
-CREATE TRIGGER keypairs_update AFTER UPDATE ON keypairs BEGIN UPDATE generation SET n = n + 1; END;
-CREATE TRIGGER keypairs_delete AFTER DELETE ON keypairs BEGIN UPDATE generation SET n = n + 1; END;
-CREATE TRIGGER tenants_insert  AFTER INSERT ON tenants  BEGIN UPDATE generation SET n = n + 1; END;
-CREATE TRIGGER tenants_update  AFTER UPDATE ON tenants  BEGIN UPDATE generation SET n = n + 1; END;
-CREATE TRIGGER tenants_delete  AFTER DELETE ON tenants  BEGIN UPDATE generation SET n = n + 1; END;
+CREATE INDEX keypairs_seq ON keypairs (seq);
+CREATE INDEX tenants_seq ON tenants (seq);
+
+-- Deleted rows, kept so that readers catching up see them go: kind is
+-- 'keypair' (key is the name) or 'tenant' (key is the id). Deletions are
+-- rare (discovery and ACME never delete), so they are kept.
+CREATE TABLE deletions (
+	seq  INTEGER NOT NULL,
+	kind TEXT    NOT NULL,
+	key  TEXT    NOT NULL
+);
+CREATE INDEX deletions_seq ON deletions (seq);
+
+-- The WHEN clauses keep the seq stamp itself from counting as a change.
+CREATE TRIGGER keypairs_insert AFTER INSERT ON keypairs BEGIN
+	UPDATE generation SET n = n + 1;
+	UPDATE keypairs SET seq = (SELECT n FROM generation) WHERE id = NEW.id;
+END;
+CREATE TRIGGER keypairs_update AFTER UPDATE ON keypairs WHEN NEW.seq IS OLD.seq BEGIN
+	UPDATE generation SET n = n + 1;
+	UPDATE keypairs SET seq = (SELECT n FROM generation) WHERE id = NEW.id;
+END;
+CREATE TRIGGER keypairs_delete AFTER DELETE ON keypairs BEGIN
+	UPDATE generation SET n = n + 1;
+	INSERT INTO deletions (seq, kind, key) SELECT n, 'keypair', OLD.name FROM generation;
+END;
+CREATE TRIGGER tenants_insert AFTER INSERT ON tenants BEGIN
+	UPDATE generation SET n = n + 1;
+	UPDATE tenants SET seq = (SELECT n FROM generation) WHERE id = NEW.id;
+END;
+CREATE TRIGGER tenants_update AFTER UPDATE ON tenants WHEN NEW.seq IS OLD.seq BEGIN
+	UPDATE generation SET n = n + 1;
+	UPDATE tenants SET seq = (SELECT n FROM generation) WHERE id = NEW.id;
+END;
+CREATE TRIGGER tenants_delete AFTER DELETE ON tenants BEGIN
+	UPDATE generation SET n = n + 1;
+	INSERT INTO deletions (seq, kind, key) SELECT n, 'tenant', OLD.id FROM generation;
+END;

@@ -1,0 +1,10 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+)
+
+var nopLog = slog.New(slog.DiscardHandler)
+
+func timeNow() time.Time { return time.Now() }
