@@ -322,6 +322,21 @@ func (l *Lab) IssuedCertificates(t testing.TB) int {
 	return strings.Count(l.PebbleLog(t), "Issued certificate serial")
 }
 
+// Orders returns how many orders Pebble has accepted since the lab started,
+// counted from its log.
+func (l *Lab) Orders(t testing.TB) int {
+	t.Helper()
+	return strings.Count(l.PebbleLog(t), "Added order ")
+}
+
+// AccountRequests returns how many times a client has asked Pebble to
+// create (or look up) an account since the lab started, counted from its
+// log. A client that reuses its stored account asks no more.
+func (l *Lab) AccountRequests(t testing.TB) int {
+	t.Helper()
+	return strings.Count(l.PebbleLog(t), "POST /sign-me-up ")
+}
+
 // stop ends both servers; when the test failed it logs the end of their
 // logs first.
 func (l *Lab) stop(t testing.TB) {
