@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,71 +21,46 @@ import (
 	"github.com/portico-proxy/portico/tenants"
 )
 
-// Config holds the server's settings. The zero value of a field means its
-// default, as Defaults says.
-type Config struct {
-	// Listen is the HTTPS address, such as ":8443".
-	Listen string
-	// HTTPListen is the plain HTTP address that redirects to HTTPS; empty
-	// turns it off.
-	HTTPListen string
-	// ShutdownTimeout bounds how long Shutdown waits for requests in flight.
-	ShutdownTimeout time.Duration
-	// ReadHeaderTimeout and IdleTimeout bound slow or idle clients.
-	ReadHeaderTimeout time.Duration
-	IdleTimeout       time.Duration
-}
-
-// Defaults returns the configuration used for unset fields.
-func Defaults() Config {
-	return Config{
-		Listen:            ":8443",
-		HTTPListen:        ":8080",
-		ShutdownTimeout:   30 * time.Second,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-}
-
-func (c Config) withDefaults() Config {
-	d := Defaults()
-	if c.Listen == "" {
-		c.Listen = d.Listen
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = d.ShutdownTimeout
-	}
-	if c.ReadHeaderTimeout == 0 {
-		c.ReadHeaderTimeout = d.ReadHeaderTimeout
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = d.IdleTimeout
-	}
-	return c
-}
-
-// Server serves HTTPS for every tenant in a store.
+// Server serves HTTPS for every tenant in a store and proxies each
+// request to its tenant's upstream.
 type Server struct {
-	cfg   Config
-	store certstore.Store
-	log   *slog.Logger
+	cfg     Config
+	cfgErr  error // why cfg cannot be used; Start and Reload return it
+	store   certstore.Store
+	log     *slog.Logger
+	up      *upstreams
+	trusted []netip.Prefix
 
-	snap     atomic.Pointer[snapshot]
-	reloadMu sync.Mutex // serialises snapshot builds
+	snap      atomic.Pointer[snapshot]
+	reloadMu  sync.Mutex // serialises snapshot builds
+	recorders recorderPool
 
 	https, http *http.Server
 	httpsLn     net.Listener
 	httpLn      net.Listener
 	wg          sync.WaitGroup
 	serveErr    chan error
+
+	// base is the context of every connection; it ends after Shutdown has
+	// let requests finish, which also closes upgraded (WebSocket)
+	// connections, that Shutdown does not wait for.
+	base       context.Context
+	cancelBase context.CancelFunc
 }
 
-// New returns a server for store; nothing listens until Start.
+// New returns a server for store; nothing listens until Start. A config
+// that Validate refuses makes Start fail with the reasons.
 func New(cfg Config, store certstore.Store, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg.withDefaults(), store: store, log: log, serveErr: make(chan error, 2)}
+	s := &Server{cfg: cfg.withDefaults(), store: store, log: log, serveErr: make(chan error, 2)}
+	s.base, s.cancelBase = context.WithCancel(context.Background())
+	if s.cfgErr = s.cfg.Validate(); s.cfgErr == nil {
+		s.trusted, _ = ParsePrefixes(s.cfg.TrustedProxies)
+		s.up, s.cfgErr = newUpstreams(s.cfg, log)
+	}
+	return s
 }
 
 // TLSConfig returns the configuration every HTTPS connection uses: TLS 1.2
@@ -110,6 +86,9 @@ func (s *Server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 // Reload rebuilds the snapshot from the store and publishes it. On failure
 // the last good snapshot keeps serving.
 func (s *Server) Reload(ctx context.Context) error {
+	if s.cfgErr != nil {
+		return fmt.Errorf("server settings: %w", s.cfgErr)
+	}
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
 
@@ -122,6 +101,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	if next == prev {
 		return nil // nothing changed
 	}
+	next.routing = s.up.routing(next.tenants)
 
 	// Publish only a whole snapshot: a handshake never sees half a reload.
 	s.snap.Store(next)
@@ -139,32 +119,21 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 
 	var err error
-	if s.httpsLn, err = net.Listen("tcp", s.cfg.Listen); err != nil {
-		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
+	if s.httpsLn, err = s.listen(s.cfg.Listen); err != nil {
+		return err
 	}
 	if s.cfg.HTTPListen != "" {
-		if s.httpLn, err = net.Listen("tcp", s.cfg.HTTPListen); err != nil {
+		if s.httpLn, err = s.listen(s.cfg.HTTPListen); err != nil {
 			s.httpsLn.Close()
-			return fmt.Errorf("listening on %s: %w", s.cfg.HTTPListen, err)
+			return err
 		}
 	}
 
-	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
-	s.https = &http.Server{
-		Handler:           s.handler(),
-		TLSConfig:         s.TLSConfig(),
-		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-		IdleTimeout:       s.cfg.IdleTimeout,
-		ErrorLog:          errLog,
-	}
+	s.https = s.httpServer(s.handler())
+	s.https.TLSConfig = s.TLSConfig()
 	s.serve(func() error { return s.https.ServeTLS(s.httpsLn, "", "") })
 	if s.httpLn != nil {
-		s.http = &http.Server{
-			Handler:           redirectHandler(s.httpsLn.Addr()),
-			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-			IdleTimeout:       s.cfg.IdleTimeout,
-			ErrorLog:          errLog,
-		}
+		s.http = s.httpServer(redirectHandler(s.httpsLn.Addr()))
 		s.serve(func() error { return s.http.Serve(s.httpLn) })
 	}
 
@@ -173,8 +142,23 @@ func (s *Server) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.follow(ctx)
 	}()
-	s.log.Info("serving", "https", s.httpsLn.Addr().String(), "http", addrString(s.httpLn))
+	s.log.Info("serving", "https", s.httpsLn.Addr().String(), "http", addrString(s.httpLn),
+		"default_upstream", s.cfg.DefaultUpstream, "proxy_protocol", s.cfg.ProxyProtocol,
+		"access_log", !s.cfg.DisableAccessLog)
 	return nil
+}
+
+// httpServer returns an http.Server with Portico's timeouts. No read or
+// write timeout bounds a whole request: uploads, downloads and streams take
+// as long as they need, while idle and header-less clients are cut off.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return s.base },
+	}
 }
 
 func (s *Server) serve(fn func() error) {
@@ -208,20 +192,6 @@ func (s *Server) HTTPAddr() net.Addr {
 		return nil
 	}
 	return s.httpLn.Addr()
-}
-
-// Shutdown stops accepting connections and waits, up to the configured
-// timeout or ctx, for requests in flight to finish.
-func (s *Server) Shutdown(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
-	defer cancel()
-	var errs []error
-	for _, srv := range []*http.Server{s.https, s.http} {
-		if srv != nil {
-			errs = append(errs, srv.Shutdown(ctx))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Generation returns the store generation of the published snapshot.

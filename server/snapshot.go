@@ -26,6 +26,10 @@ type snapshot struct {
 	certs   []*tls.Certificate // certs[i] serves tenants[i]; nil when unusable
 	index   *tenants.Index     // over the tenants whose cert is not nil
 
+	// routing sends each request to its tenant's upstream; the server adds
+	// it before publishing.
+	routing *routing
+
 	// fallback is the default self-signed keypair, served when no tenant
 	// matches; nil only before the store has one.
 	fallback *tls.Certificate
