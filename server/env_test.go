@@ -24,7 +24,7 @@ import (
 // env is one Portico server on loopback with its own SQLite store, a
 // throwaway CA and a captured log.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ca    *testpki.CA
 	store *certstore.SQLite
 	srv   *Server
@@ -33,7 +33,7 @@ type env struct {
 
 // newEnv opens a store in a temporary folder, with the default self-signed
 // keypair in it. Start the server with start once tenants are added.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	store, err := certstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "portico.db"), nil)
@@ -130,6 +130,7 @@ func get(t *testing.T, c *http.Client, url string, header http.Header) (*http.Re
 
 // seen is what the echo upstream reports about the request it received.
 type seen struct {
+	Method     string              `json:"method"`
 	Host       string              `json:"host"`
 	RequestURI string              `json:"request_uri"`
 	Proto      string              `json:"proto"`
@@ -142,7 +143,7 @@ func echoUpstream(t *testing.T) *httptest.Server {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(seen{Host: r.Host, RequestURI: r.RequestURI, Proto: r.Proto, Header: r.Header})
+		json.NewEncoder(w).Encode(seen{Method: r.Method, Host: r.Host, RequestURI: r.RequestURI, Proto: r.Proto, Header: r.Header})
 	}))
 	t.Cleanup(up.Close)
 	return up
@@ -207,3 +208,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

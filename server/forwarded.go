@@ -68,14 +68,19 @@ func (f *forwarding) set(in *http.Request, out http.Header) {
 		}
 	}
 
+	// One backing array for the four values: one allocation, not four.
+	// Each header gets a full slice, so an append to one cannot touch the
+	// others.
+	vals := [...]string{xff, xfProto, xfHost, element}
+	v := vals[:]
 	if xff != "" {
-		out["X-Forwarded-For"] = []string{xff}
+		out["X-Forwarded-For"] = v[0:1:1]
 	}
-	out["X-Forwarded-Proto"] = []string{xfProto}
+	out["X-Forwarded-Proto"] = v[1:2:2]
 	if xfHost != "" {
-		out["X-Forwarded-Host"] = []string{xfHost}
+		out["X-Forwarded-Host"] = v[2:3:3]
 	}
-	out["Forwarded"] = []string{element}
+	out["Forwarded"] = v[3:4:4]
 }
 
 // dropForwarding removes every header a client could use to pose as another

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -355,4 +357,78 @@ func writeCertPEM(t *testing.T, der []byte) string {
 	t.Helper()
 	return testpki.WriteFile(t, t.TempDir(), "upstream-ca.pem",
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// TestEarlyHints checks that an upstream's 103 Early Hints reach the
+// client ahead of the final response, which must stay intact.
+func TestEarlyHints(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "final")
+	}))
+	t.Cleanup(up.Close)
+	e := newEnv(t)
+	e.keypair("a", "a.test")
+	e.tenant(tenants.Tenant{Domain: "a.test", Certificate: "a", Upstream: up.URL})
+	e.start(Config{})
+
+	for _, h2 := range []bool{false, true} {
+		var hints []string
+		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			hints = append(hints, strconv.Itoa(code)+" "+h.Get("Link"))
+			return nil
+		}}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace),
+			http.MethodGet, "https://a.test/", nil)
+		res, err := e.client(h2).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated || string(body) != "final" {
+			t.Errorf("%s: got %d %q, want 201 \"final\"", res.Proto, res.StatusCode, body)
+		}
+		if len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload; as=style" {
+			t.Errorf("%s: got informational responses %q, want the 103 with its Link", res.Proto, hints)
+		}
+	}
+	var statuses []float64
+	for _, l := range e.logs.lines("request") {
+		statuses = append(statuses, l["status"].(float64))
+	}
+	if len(statuses) != 2 || statuses[0] != 201 || statuses[1] != 201 {
+		t.Errorf("access log statuses %v, want [201 201]", statuses)
+	}
+}
+
+// TestMethods checks that every method reaches the upstream, including
+// those Echo's router does not list (WebDAV's, PURGE).
+func TestMethods(t *testing.T) {
+	up := echoUpstream(t)
+	e := newEnv(t)
+	e.keypair("a", "a.test")
+	e.tenant(tenants.Tenant{Domain: "a.test", Certificate: "a", Upstream: up.URL})
+	e.start(Config{})
+	c := e.client(true)
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "MKCOL", "PURGE"} {
+		t.Run(m, func(t *testing.T) {
+			req, _ := http.NewRequest(m, "https://a.test/dav/x", nil)
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("got %d %q", res.StatusCode, body)
+			}
+			if s := decodeSeen(t, string(body)); s.Method != m || s.RequestURI != "/dav/x" {
+				t.Errorf("upstream got %s %s, want %s /dav/x", s.Method, s.RequestURI, m)
+			}
+		})
+	}
 }

@@ -22,7 +22,7 @@ type ServeCmd struct {
 
 	DefaultUpstream         string        `name:"default-upstream" placeholder:"URL" help:"Where to proxy requests of tenants without an upstream, and of hosts no tenant covers: http(s)://host[:port][/prefix]. Empty: Portico's built-in response."`
 	UpstreamCA              string        `name:"upstream-ca" placeholder:"FILE" help:"PEM file of CA certificates to trust, besides the system's, for https:// upstreams."`
-	TrustedProxies          []string      `name:"trusted-proxies" sep:"," placeholder:"CIDR,..." help:"Addresses or CIDR prefixes of proxies in front of Portico whose X-Forwarded-*/Forwarded headers are kept; from anyone else they are replaced."`
+	TrustedProxies          []string      `name:"trusted-proxies" sep:"," placeholder:"CIDR" help:"Addresses or CIDR prefixes of proxies in front of Portico whose X-Forwarded-*/Forwarded headers are kept; from anyone else they are replaced."`
 	ProxyProtocol           bool          `name:"proxy-protocol" help:"Require a PROXY protocol v1/v2 header on every connection (behind a TCP load balancer); with --trusted-proxies, only those may connect."`
 	ReadHeaderTimeout       time.Duration `default:"10s" help:"How long a client may take to send a request's headers."`
 	IdleTimeout             time.Duration `default:"2m" help:"How long a client's keep-alive connection may stay idle."`
