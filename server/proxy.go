@@ -78,7 +78,7 @@ func loadCAPool(path string) (*x509.CertPool, error) {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("%s: no PEM certificate found", path)
+		return nil, fmt.Errorf("upstream CA %s: no PEM certificate in it", path)
 	}
 	return pool, nil
 }

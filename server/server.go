@@ -1,7 +1,9 @@
 // Package server runs Portico's listeners: HTTPS with a certificate chosen
 // per handshake from an immutable snapshot of the store, and plain HTTP that
-// redirects to HTTPS. The snapshot is rebuilt whenever the store changes and
-// swapped whole; the server never writes to the store.
+// redirects to HTTPS. Each HTTPS request is proxied to the upstream of the
+// tenant its Host names, chosen from the same snapshot. The snapshot is
+// rebuilt whenever the store changes and swapped whole; the server never
+// writes to the store.
 package server
 
 import (
@@ -57,8 +59,9 @@ func New(cfg Config, store certstore.Store, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg.withDefaults(), store: store, log: log, serveErr: make(chan error, 2)}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	if s.cfgErr = s.cfg.Validate(); s.cfgErr == nil {
-		s.trusted, _ = ParsePrefixes(s.cfg.TrustedProxies)
-		s.up, s.cfgErr = newUpstreams(s.cfg, log)
+		if s.up, s.cfgErr = newUpstreams(s.cfg, log); s.cfgErr == nil {
+			s.trusted = s.up.fwd.trusted
+		}
 	}
 	return s
 }
