@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portico-proxy/portico/tenants"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -51,5 +53,38 @@ func TestStartRefusesBadConfig(t *testing.T) {
 	if err := srv.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "upstream CA") {
 		srv.Shutdown(t.Context())
 		t.Fatalf("got %v, want an error naming the upstream CA", err)
+	}
+}
+
+// TestForceReload checks that a forced reload publishes a snapshot rebuilt
+// from the whole store although nothing changed, reusing the certificates
+// already parsed, and that requests go on being routed.
+func TestForceReload(t *testing.T) {
+	up := tagUpstream(t, "up")
+	e := newEnv(t)
+	e.keypair("a", "a.test")
+	e.tenant(tenants.Tenant{Domain: "a.test", Certificate: "a", Upstream: up.URL})
+	srv := e.start(Config{})
+
+	before := srv.snap.Load()
+	if err := srv.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if srv.snap.Load() != before {
+		t.Fatal("a reload with nothing changed published a new snapshot")
+	}
+	if err := srv.ForceReload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	after := srv.snap.Load()
+	if after == before || after.generation != before.generation {
+		t.Fatalf("forced reload: same snapshot %v, generation %d then %d", after == before, before.generation, after.generation)
+	}
+	_, certBefore := before.match("a.test")
+	if _, certAfter := after.match("a.test"); certAfter != certBefore {
+		t.Error("forced reload parsed an unchanged certificate again")
+	}
+	if res, body := get(t, e.client(true), "https://a.test/", nil); res.StatusCode != 200 || body != "up" {
+		t.Errorf("after the forced reload got %d %q", res.StatusCode, body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -78,9 +79,12 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, sn *snapshot
 // name chose a different certificate, or the certificate does not cover
 // host. HTTP/2 clients reuse a connection for every name its certificate
 // covers, so Portico answers those requests with 421 and the client retries
-// on a connection of the right name. A client that sent no server name
-// (connecting by address) is never refused: it asked for no name, so
-// routing by Host alone is what it expects.
+// on a connection of the right name.
+//
+// Requests that name no host are never refused: those on a connection
+// without a server name (a client connecting by address) and those whose
+// Host is an IP address. Connection reuse happens between names only, and
+// a client that addresses Portico by IP expects routing by Host alone.
 //
 // Within the same name, no work is done; otherwise two index lookups and,
 // when both names share a certificate, a check of its names.
@@ -90,6 +94,9 @@ func misdirected(sn *snapshot, cs *tls.ConnectionState, host string) bool {
 	}
 	sni := tenants.NormalizeName(cs.ServerName)
 	if sni == host {
+		return false
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
 		return false
 	}
 	_, served := sn.match(sni)

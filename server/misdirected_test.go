@@ -16,7 +16,9 @@ import (
 // TestMisdirectedRequest sends requests for several hosts over one HTTP/2
 // connection, as browsers do when a certificate covers several names, and
 // checks that Portico answers 421 exactly when a new connection for the
-// host would get another certificate, or the certificate does not cover it.
+// host would get another certificate, or the certificate does not cover it,
+// and never for requests that name no host (no server name, or a Host that
+// is an IP address).
 func TestMisdirectedRequest(t *testing.T) {
 	up := tagUpstream(t, "up")
 	e := newEnv(t)
@@ -39,6 +41,7 @@ func TestMisdirectedRequest(t *testing.T) {
 		{"shared certificate", "a.test", []hostStatus{{"c.test", 200}, {"a.test", 200}}},
 		{"certificate does not cover host", "d.test", []hostStatus{{"www.d.test", 421}, {"d.test", 200}}},
 		{"no server name", "", []hostStatus{{"b.test", 200}, {"a.test", 200}, {"unknown.test", 200}}},
+		{"host is an address", "a.test", []hostStatus{{"127.0.0.1", 200}, {"127.0.0.1:8443", 200}, {"[::1]:8443", 200}, {"b.test", 421}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,9 +86,23 @@ func (s *Server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 	return cert, nil
 }
 
-// Reload rebuilds the snapshot from the store and publishes it. On failure
-// the last good snapshot keeps serving.
+// Reload applies the store's changes since the published snapshot and
+// publishes the result; it publishes nothing when nothing changed. On
+// failure the last good snapshot keeps serving.
 func (s *Server) Reload(ctx context.Context) error {
+	return s.reload(ctx, false)
+}
+
+// ForceReload rebuilds the snapshot from everything in the store rather
+// than from the changes since the last one, and publishes it even when
+// nothing changed; certificates whose revision is already parsed are
+// reused. SIGHUP calls it, for when an operator doubts what is served. On
+// failure the last good snapshot keeps serving.
+func (s *Server) ForceReload(ctx context.Context) error {
+	return s.reload(ctx, true)
+}
+
+func (s *Server) reload(ctx context.Context, full bool) error {
 	if s.cfgErr != nil {
 		return fmt.Errorf("server settings: %w", s.cfgErr)
 	}
@@ -97,7 +111,11 @@ func (s *Server) Reload(ctx context.Context) error {
 
 	start := time.Now()
 	prev := s.snap.Load()
-	next, err := buildSnapshot(ctx, s.store, prev, s.log)
+	base := prev
+	if full && prev != nil {
+		base = &snapshot{parsed: prev.parsed} // read everything, parse only what is new
+	}
+	next, err := buildSnapshot(ctx, s.store, base, s.log)
 	if err != nil {
 		return fmt.Errorf("building snapshot: %w", err)
 	}
@@ -109,7 +127,7 @@ func (s *Server) Reload(ctx context.Context) error {
 	// Publish only a whole snapshot: a handshake never sees half a reload.
 	s.snap.Store(next)
 	s.log.Info("snapshot published", "generation", next.generation,
-		"tenants", next.index.Len(), "took", time.Since(start))
+		"tenants", next.index.Len(), "full", full || prev == nil, "took", time.Since(start))
 	return nil
 }
 

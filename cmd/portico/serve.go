@@ -85,7 +85,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	reloads := &reloadHooks{}
 
 	srv := server.New(cfg, store, log)
-	reloads.Add("store", srv.Reload)
+	reloads.Add("store", srv.ForceReload)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -10,48 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// binary is the portico command built once for these tests.
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "portico-bin-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "portico")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		panic("building portico: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// portico runs a short subcommand against data and fails the test unless
-// it succeeds.
-func portico(t *testing.T, data string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "PORTICO_DATA="+data)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("portico %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // daemon is `portico serve` running in a second process, its JSON log
 // lines collected as they come.
@@ -68,9 +33,9 @@ type daemon struct {
 // waits until it listens.
 func serve(t *testing.T, data string, env []string, args ...string) *daemon {
 	t.Helper()
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--http-listen", "", "--log-json"}, args...)
+	args = append([]string{"--data", data, "serve", "--listen", "127.0.0.1:0", "--http-listen", "", "--log-json"}, args...)
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(append(os.Environ(), "PORTICO_DATA="+data), env...)
+	cmd.Env = append(cleanEnv(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -178,8 +143,8 @@ func TestServeGracefulSIGTERM(t *testing.T) {
 	defer close(release)
 
 	data := t.TempDir()
-	portico(t, data, "certificate", "generate", "--name", "a", "--domain", "a.test")
-	portico(t, data, "tenant", "add", "--domain", "a.test", "--certificate", "a")
+	mustPortico(t, data, "certificate", "generate", "--name", "a", "--domain", "a.test")
+	mustPortico(t, data, "tenant", "add", "--domain", "a.test", "--certificate", "a")
 	d := serve(t, data, []string{"PORTICO_DEFAULT_UPSTREAM=" + up.URL})
 
 	type result struct {
@@ -235,8 +200,9 @@ func TestServeGracefulSIGTERM(t *testing.T) {
 }
 
 // TestServeSIGHUP checks that SIGHUP makes the running server rebuild its
-// snapshot (instead of killing the process, SIGHUP's default), and that it
-// goes on serving and stops cleanly afterwards.
+// snapshot from the whole store, although nothing changed (instead of
+// killing the process, SIGHUP's default), and that it goes on serving and
+// stops cleanly afterwards.
 func TestServeSIGHUP(t *testing.T) {
 	data := t.TempDir()
 	d := serve(t, data, nil, "--no-access-log")
@@ -246,7 +212,7 @@ func TestServeSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	requested := d.waitLogAfter(t, before, "reload requested", nil)
-	d.waitLogAfter(t, requested, "snapshot published", nil)
+	d.waitLogAfter(t, requested, "snapshot published", func(l map[string]any) bool { return l["full"] == true })
 	d.waitLogAfter(t, requested, "reload step done", func(l map[string]any) bool { return l["step"] == "store" })
 
 	res, err := d.client().Get("https://anything.test/")
@@ -274,9 +240,9 @@ func TestServeRejectsBadSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"serve", "--listen", "127.0.0.1:0", "--http-listen", ""}, tt.args...)
+			args := append([]string{"--data", t.TempDir(), "serve", "--listen", "127.0.0.1:0", "--http-listen", ""}, tt.args...)
 			cmd := exec.Command(binary, args...)
-			cmd.Env = append(os.Environ(), "PORTICO_DATA="+t.TempDir())
+			cmd.Env = cleanEnv()
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
