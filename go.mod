@@ -11,6 +11,7 @@ require (
 	github.com/pires/go-proxyproto v0.15.0
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/net v0.63.0
+	golang.org/x/time v0.15.0
 )
 
 require (
