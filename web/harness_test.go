@@ -137,9 +137,38 @@ const privateKeyMarker = "PRIVATE KEY-----"
 
 func assertNoPrivateKey(t *testing.T, where, text string) {
 	t.Helper()
-	if i := strings.Index(text, privateKeyMarker); i >= 0 {
-		start := max(0, i-80)
-		t.Errorf("%s holds a private key block near %q", where, text[start:i+len(privateKeyMarker)])
+	if near, found := privateKeyBlock(text); found {
+		t.Errorf("%s holds a private key block near %q", where, near)
+	}
+}
+
+// privateKeyBlock finds a private key block's header in text and returns
+// the text just before it.
+func privateKeyBlock(text string) (string, bool) {
+	i := strings.Index(text, privateKeyMarker)
+	if i < 0 {
+		return "", false
+	}
+	return text[max(0, i-80) : i+len(privateKeyMarker)], true
+}
+
+// TestPrivateKeyCheck shows the check above finds every kind of key block
+// Portico might leak, escaped or not, so its silence means something.
+func TestPrivateKeyCheck(t *testing.T) {
+	key := string(testpki.KeyPEM(t, testpki.NewKey(t, "ecdsa-p256")))
+	for _, text := range []string{
+		key,
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIE",
+		"-----BEGIN EC PRIVATE KEY-----",
+		"-----BEGIN ENCRYPTED PRIVATE KEY-----",
+		`{"private_key":"` + strings.ReplaceAll(key, "\n", "\\n") + `"}`,
+	} {
+		if _, found := privateKeyBlock(text); !found {
+			t.Errorf("privateKeyBlock missed a key in %.40q", text)
+		}
+	}
+	if _, found := privateKeyBlock("-----BEGIN CERTIFICATE-----"); found {
+		t.Error("privateKeyBlock flags a certificate")
 	}
 }
 
