@@ -51,8 +51,11 @@ func startAdmin(ctx context.Context, f AdminFlags, g *Globals, store *certstore.
 		Tokens:    store,
 		Snapshots: srv,
 		// TODO: Discovery and ACME stay nil (shown as "not configured")
-		// until those subsystems land on main and are wired here through
-		// web.DiscoveryStatus and web.ACMEStatus.
+		// until those subsystems land on main. Wiring them: pass adapters
+		// implementing web.DiscoveryStatus and web.ACMEStatus here, and
+		// give those subsystems metrics.NewDiscovery(reg) and
+		// metrics.NewACME(reg) (internal/metrics) to report passes,
+		// skipped files and attempts.
 		Metrics: reg,
 		Log:     log,
 	})
