@@ -17,59 +17,11 @@ import (
 	"time"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// portico builds the command once per test run and returns its path.
-func portico(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "portico-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "portico")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{err, string(out)}
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building portico: %v", buildErr)
-	}
-	return binPath
-}
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
-
 func TestAdminTokenCommand(t *testing.T) {
 	data := t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command(portico(t), append([]string{"--data", data}, args...)...)
-		cmd.Env = append(os.Environ(), "PORTICO_ADMIN_TOKEN=")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("portico %v: %v", args, err)
-		}
-		return strings.TrimSpace(string(out))
+		return strings.TrimSpace(mustPortico(t, data, args...))
 	}
 	if out := run("admin-token"); !strings.Contains(out, "no admin token yet") {
 		t.Errorf("admin-token before any: %q", out)
@@ -93,7 +45,8 @@ func TestAdminTokenCommand(t *testing.T) {
 	}
 }
 
-// serveProcess is `portico serve` running in a second process.
+// serveProcess is `portico serve` running in a second process, with its
+// admin listener on.
 type serveProcess struct {
 	cmd   *exec.Cmd
 	admin string // host:port of the admin listener
@@ -118,13 +71,13 @@ func (l *lockedLog) String() string {
 	return l.b.String()
 }
 
-// startServe runs serve on ephemeral loopback ports and waits for the
+// startAdminServe runs serve on ephemeral loopback ports and waits for the
 // admin listener's address in its JSON log.
-func startServe(t *testing.T, data string, env ...string) *serveProcess {
+func startAdminServe(t *testing.T, data string, env ...string) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(portico(t), "--data", data, "--log-json", "serve",
+	cmd := exec.Command(binary, "--data", data, "--log-json", "serve",
 		"--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "127.0.0.1:0", "--hostname", "localhost")
-	cmd.Env = append(append(os.Environ(), "PORTICO_ADMIN_TOKEN="), env...)
+	cmd.Env = append(cleanEnv(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +133,7 @@ func adminGet(t *testing.T, p *serveProcess, path, token string) (int, string) {
 
 func TestServeStartsAdminListener(t *testing.T) {
 	data := t.TempDir()
-	p := startServe(t, data)
+	p := startAdminServe(t, data)
 
 	token, err := os.ReadFile(filepath.Join(data, "admin-token"))
 	if err != nil {
@@ -218,7 +171,7 @@ func TestServeStartsAdminListener(t *testing.T) {
 func TestServeTakesTokenFromEnvironment(t *testing.T) {
 	data := t.TempDir()
 	const token = "token-from-the-environment"
-	p := startServe(t, data, "PORTICO_ADMIN_TOKEN="+token)
+	p := startAdminServe(t, data, "PORTICO_ADMIN_TOKEN="+token)
 	if _, err := os.Stat(filepath.Join(data, "admin-token")); !os.IsNotExist(err) {
 		t.Error("serve wrote a token file although PORTICO_ADMIN_TOKEN was set")
 	}
