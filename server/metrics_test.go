@@ -94,7 +94,15 @@ func TestRequestMetrics(t *testing.T) {
 	s := newMetricsServer(t, reg)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	defer client.CloseIdleConnections()
-	for _, host := range []string{"shop.example.com", "nobody.example.net"} {
+	// A tenant whose upstream refuses connections: its requests get 502.
+	if _, err := s.store.CreateTenant(context.Background(), tenants.Tenant{Domain: "dead.example.com",
+		Upstream: "http://127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"shop.example.com", "nobody.example.net", "dead.example.com"} {
 		req, _ := http.NewRequest("GET", "https://"+s.HTTPSAddr().String()+"/", nil)
 		req.Host = host
 		resp, err := client.Do(req)
@@ -105,6 +113,9 @@ func TestRequestMetrics(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("shop.example.com", "2xx")); got != 1 {
 		t.Errorf("requests{tenant=shop.example.com,class=2xx} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("dead.example.com", "5xx")); got != 1 {
+		t.Errorf("requests{tenant=dead.example.com,class=5xx} = %v, want 1", got)
 	}
 	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("", "2xx")); got != 1 {
 		t.Errorf("requests{tenant=\"\",class=2xx} = %v, want 1", got)
