@@ -9,13 +9,19 @@ import (
 	"time"
 )
 
-// logAccess writes the request's access log line and returns rec to its
-// pool. It runs deferred, so a request that ends in a panic (an aborted
-// stream) is logged too.
-func (s *Server) logAccess(rec *recorder, r *http.Request, rt *route, start time.Time) {
+// requestDone counts the request in portico_http_requests_total, writes
+// its access log line (unless that is off) and returns rec to its pool. It
+// runs deferred, so a request that ends in a panic (an aborted stream) is
+// counted and logged too.
+func (s *Server) requestDone(rec *recorder, r *http.Request, rt *route, start time.Time) {
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK // the handler wrote nothing: net/http sends 200
+	}
+	rt.countStatus(status)
+	if s.cfg.DisableAccessLog {
+		rec.release()
+		return
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 		slog.String("tenant", rt.tenant),

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/portico-proxy/portico/tenants"
 )
 
@@ -57,6 +59,10 @@ type Config struct {
 
 	// DisableAccessLog turns off the one log line per request.
 	DisableAccessLog bool
+
+	// Metrics, when set, receives the server's Prometheus collectors
+	// (handshakes, requests, snapshot reloads); see metrics.go.
+	Metrics prometheus.Registerer
 }
 
 // Defaults returns the configuration used for unset fields.

@@ -22,6 +22,7 @@ func (s *Server) handler() http.Handler {
 	e.GET("/-/health", func(c echo.Context) error {
 		return c.String(http.StatusOK, "ok\n")
 	})
+	e.GET("/-/ready", s.ready)
 	e.Any("/*", s.serveTenant)
 	// Methods Echo does not list (WebDAV's, PURGE, ...) are proxied too.
 	e.RouteNotFound("/*", s.serveTenant)
@@ -36,12 +37,8 @@ func (s *Server) serveTenant(c echo.Context) error {
 	sn := s.snap.Load()
 	host := hostName(r.Host)
 	rt := sn.routing.route(host)
-	if s.cfg.DisableAccessLog {
-		s.serveRoute(w, r, sn, host, rt)
-		return nil
-	}
 	rec := s.recorders.get(w)
-	defer s.logAccess(rec, r, rt, time.Now())
+	defer s.requestDone(rec, r, rt, time.Now())
 	s.serveRoute(rec, r, sn, host, rt)
 	return nil
 }

@@ -32,6 +32,7 @@ type Server struct {
 	log     *slog.Logger
 	up      *upstreams
 	trusted []netip.Prefix
+	metrics *metrics
 
 	snap      atomic.Pointer[snapshot]
 	reloadMu  sync.Mutex // serialises snapshot builds
@@ -56,7 +57,8 @@ func New(cfg Config, store certstore.Store, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg.withDefaults(), store: store, log: log, serveErr: make(chan error, 2)}
+	s := &Server{cfg: cfg.withDefaults(), store: store, log: log, serveErr: make(chan error, 2),
+		metrics: newMetrics(cfg.Metrics, log)}
 	s.base, s.cancelBase = context.WithCancel(context.Background())
 	if s.cfgErr = s.cfg.Validate(); s.cfgErr == nil {
 		if s.up, s.cfgErr = newUpstreams(s.cfg, log); s.cfgErr == nil {
@@ -77,9 +79,10 @@ func (s *Server) TLSConfig() *tls.Config {
 }
 
 // getCertificate picks the certificate for a handshake from the current
-// snapshot. It never blocks, never touches the store and does not allocate.
+// snapshot and counts it. It never blocks, never touches the store and does
+// not allocate.
 func (s *Server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	_, cert := s.snap.Load().match(tenants.NormalizeName(hello.ServerName))
+	cert := s.snap.Load().certificateFor(tenants.NormalizeName(hello.ServerName))
 	if cert == nil {
 		return nil, errNoCertificate
 	}
@@ -117,15 +120,18 @@ func (s *Server) reload(ctx context.Context, full bool) error {
 	}
 	next, err := buildSnapshot(ctx, s.store, base, s.log)
 	if err != nil {
+		s.metrics.reloaded(nil, 0, err)
 		return fmt.Errorf("building snapshot: %w", err)
 	}
 	if next == prev {
 		return nil // nothing changed
 	}
 	next.routing = s.up.routing(next.tenants)
+	next.counters = s.metrics.resolve(next.tenants, next.routing)
 
 	// Publish only a whole snapshot: a handshake never sees half a reload.
 	s.snap.Store(next)
+	s.metrics.reloaded(next, time.Since(start), nil)
 	s.log.Info("snapshot published", "generation", next.generation,
 		"tenants", next.index.Len(), "full", full || prev == nil, "took", time.Since(start))
 	return nil

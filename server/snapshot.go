@@ -39,6 +39,10 @@ type snapshot struct {
 	// both, reading only what changed and parsing only new revisions.
 	summaries map[string]certstore.KeyPairSummary
 	parsed    map[string]*tls.Certificate
+
+	// counters are the metrics series this snapshot's handshakes and
+	// requests add to, resolved before it is published.
+	counters *snapshotCounters
 }
 
 // match returns the tenant serving name (already normalised) and its
@@ -189,3 +193,9 @@ func loadCertificates(ctx context.Context, store certstore.Store, names []string
 // errNoCertificate is returned to a handshake when not even the default
 // keypair exists.
 var errNoCertificate = errors.New("portico: no certificate to serve")
+
+// Reasons Ready gives; they name no file or address.
+var (
+	errStoreUnreadable = errors.New("store unreadable")
+	errNoSnapshot      = errors.New("no snapshot published yet")
+)

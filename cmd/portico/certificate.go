@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -31,54 +30,23 @@ type CertificateGenerateCmd struct {
 
 // Run generates and stores the keypair.
 func (c *CertificateGenerateCmd) Run(ctx context.Context, g *Globals) error {
-	if c.Days <= 0 {
-		return fmt.Errorf("--days must be positive, not %d", c.Days)
-	}
 	log := g.logger()
-	if c.Days > 365 {
+	req := certstore.Generate{Name: c.Name, Names: c.Domain, Days: c.Days, KeyType: c.KeyType}
+	if req.LongValidity() {
 		log.Warn("certificate valid longer than a year; browsers reject such server certificates", "days", c.Days)
 	}
-	names := make([]string, 0, len(c.Domain))
-	for _, d := range c.Domain {
-		n, err := certificateName(d)
-		if err != nil {
-			return err
-		}
-		names = append(names, n)
-	}
-	certPEM, keyPEM, err := certstore.GenerateSelfSigned(names, time.Duration(c.Days)*24*time.Hour, c.KeyType, time.Now())
-	if err != nil {
-		return err
-	}
-
 	store, err := g.openStore(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	kp, outcome, err := store.PutKeyPair(ctx, certstore.Input{
-		Name: c.Name, Source: certstore.SourceSelfSigned,
-		Cert: certPEM, CertFrom: "generated certificate", Key: keyPEM, KeyFrom: "generated key",
-	})
+	kp, outcome, err := certstore.GenerateKeyPair(ctx, store, req, time.Now())
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%s keypair %q (%s, %s, fingerprint %s, not after %s)\n", outcome, kp.Name,
 		strings.Join(kp.DNSNames, ", "), kp.KeyType, kp.Fingerprint, kp.NotAfter.Format("2006-01-02"))
 	return nil
-}
-
-// certificateName normalises a name for a certificate: a host name, a
-// wildcard such as *.example.com, or an IP address.
-func certificateName(d string) (string, error) {
-	if net.ParseIP(d) != nil {
-		return d, nil
-	}
-	if rest, ok := strings.CutPrefix(d, "*."); ok {
-		n, err := tenants.NormalizeDomain(rest)
-		return "*." + n, err
-	}
-	return tenants.NormalizeDomain(d)
 }
 
 // CertificateListCmd lists keypairs.

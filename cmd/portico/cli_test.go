@@ -242,7 +242,10 @@ var servingLine = regexp.MustCompile(`msg=serving https=(\S+)`)
 // listens.
 func startServe(t *testing.T, data string) *served {
 	t.Helper()
-	cmd := exec.Command(binary, "--data", data, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
+	// The admin listener is off: its default port would clash between
+	// tests; admin_test.go runs it on a port of its own.
+	cmd := exec.Command(binary, "--data", data, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+		"--admin-listen", "")
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

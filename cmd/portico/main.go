@@ -34,6 +34,7 @@ type CLI struct {
 	ImportCertificate ImportCertificateCmd `cmd:"" name:"import-certificate" help:"Create or update a keypair from PEM files."`
 	Tenant            TenantCmd            `cmd:"" help:"Add, change, list and delete tenants."`
 	Certificate       CertificateCmd       `cmd:"" help:"Generate, list and delete keypairs."`
+	AdminToken        AdminTokenCmd        `cmd:"" name:"admin-token" help:"Show whether an admin token is set, or replace it with --rotate."`
 	Version           VersionCmd           `cmd:"" help:"Print the version."`
 }
 

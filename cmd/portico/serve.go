@@ -30,6 +30,8 @@ type ServeCmd struct {
 	UpstreamResponseTimeout time.Duration `default:"60s" help:"How long an upstream may take to send its response headers before the request gets 504."`
 	MaxRequestBody          byteSize      `default:"0" placeholder:"SIZE" help:"Largest request body accepted (such as 10MB); 0 for no limit."`
 	AccessLog               bool          `default:"true" negatable:"" help:"Log one line per request (--no-access-log or --access-log=false to turn off)."`
+
+	AdminFlags
 }
 
 // defaultCheckInterval is how often serve checks that the default
@@ -84,6 +86,8 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	// before the server's own reload, which is added last.
 	reloads := &reloadHooks{}
 
+	reg := newRegistry()
+	cfg.Metrics = reg
 	srv := server.New(cfg, store, log)
 	reloads.Add("store", srv.ForceReload)
 
@@ -92,6 +96,14 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	defer signal.Stop(hup)
 	if err := srv.Start(ctx); err != nil {
 		return err
+	}
+	admin, err := startAdmin(ctx, c.AdminFlags, g, store, srv, reg, log)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
+	if admin != nil {
+		defer admin.Shutdown(context.Background())
 	}
 	return c.wait(ctx, srv, hup, reloads, log)
 }

@@ -33,7 +33,10 @@ type daemon struct {
 // waits until it listens.
 func serve(t *testing.T, data string, env []string, args ...string) *daemon {
 	t.Helper()
-	args = append([]string{"--data", data, "serve", "--listen", "127.0.0.1:0", "--http-listen", "", "--log-json"}, args...)
+	// The admin listener is off: its default port would clash between
+	// tests; admin_test.go runs it on a port of its own.
+	args = append([]string{"--data", data, "serve", "--listen", "127.0.0.1:0", "--http-listen", "", "--admin-listen", "",
+		"--log-json"}, args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(cleanEnv(), env...)
 	stderr, err := cmd.StderrPipe()

@@ -41,13 +41,14 @@ func (c *TenantAddCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer store.Close()
-	if err := checkTenantFlags(c.Upstream, c.HSTS); err != nil {
-		return err
-	}
-	t, err := store.CreateTenant(ctx, tenants.Tenant{
+	t := tenants.Tenant{
 		Domain: domain, Default: c.Default, Certificate: c.Certificate,
 		Upstream: c.Upstream, UpstreamHost: c.UpstreamHost, HSTSMaxAge: c.HSTS, ACME: c.ACME,
-	})
+	}
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	t, err = store.CreateTenant(ctx, t)
 	if err != nil {
 		return fmt.Errorf("adding tenant %s: %w", domain, err)
 	}
@@ -84,7 +85,7 @@ func (c *TenantUpdateCmd) Run(ctx context.Context, g *Globals) error {
 		setIf(&t.UpstreamHost, c.UpstreamHost)
 		setIf(&t.HSTSMaxAge, c.HSTS)
 		setIf(&t.ACME, c.ACME)
-		return checkTenantFlags(t.Upstream, t.HSTSMaxAge)
+		return t.Validate()
 	})
 	if err != nil {
 		return fmt.Errorf("updating tenant %s: %w", domain, err)
@@ -98,13 +99,6 @@ func setIf[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
-}
-
-func checkTenantFlags(upstream string, hsts time.Duration) error {
-	if hsts < 0 {
-		return fmt.Errorf("--hsts must not be negative")
-	}
-	return tenants.CheckUpstream(upstream)
 }
 
 func describeTenant(t tenants.Tenant) string {
