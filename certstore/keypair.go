@@ -105,6 +105,9 @@ type Input struct {
 	// different (ErrConflict); discovery uses it so that it never
 	// overwrites a keypair it does not manage.
 	OnlySource Source
+
+	// defaultKeyPair lets EnsureDefault write the reserved default name.
+	defaultKeyPair bool
 }
 
 // Outcome says what a write did.

@@ -25,6 +25,8 @@ func CheckName(name string, source Source) error {
 		return fmt.Errorf("keypair name %q starts or ends with a space", name)
 	case strings.ContainsAny(name, "/\\"):
 		return fmt.Errorf("keypair name %q contains a slash", name)
+	case name == DefaultKeyPairName:
+		return fmt.Errorf("keypair name %q is Portico's own default keypair", name)
 	case strings.HasPrefix(name, ACMENamePrefix) != (source == SourceACME):
 		return fmt.Errorf("keypair name %q: the prefix %q is for ACME keypairs only", name, ACMENamePrefix)
 	}
@@ -41,7 +43,7 @@ func (s *SQLite) PutKeyPair(ctx context.Context, in Input) (KeyPair, Outcome, er
 	if !in.Source.Valid() {
 		return KeyPair{}, "", fmt.Errorf("unknown keypair source %q", in.Source)
 	}
-	if err := CheckName(in.Name, in.Source); err != nil {
+	if err := CheckName(in.Name, in.Source); err != nil && !in.defaultKeyPair {
 		return KeyPair{}, "", &InputError{"name", err.Error()}
 	}
 	p, err := ParseKeyPair(in.Cert, in.CertFrom, in.Key, in.KeyFrom)
@@ -56,9 +58,11 @@ func (s *SQLite) PutKeyPair(ctx context.Context, in Input) (KeyPair, Outcome, er
 		var id int64
 		var source, origin, status, revision string
 		var created int64
+		var hasKey bool
 		err := tx.QueryRowContext(ctx,
-			`SELECT id, source, origin, status, revision, created_at FROM keypairs WHERE name = ?`,
-			in.Name).Scan(&id, &source, &origin, &status, &revision, &created)
+			`SELECT id, source, origin, status, revision, created_at, key_pem IS NOT NULL
+			 FROM keypairs WHERE name = ?`,
+			in.Name).Scan(&id, &source, &origin, &status, &revision, &created, &hasKey)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return insertKeyPair(ctx, tx, &kp, p)
@@ -67,6 +71,12 @@ func (s *SQLite) PutKeyPair(ctx context.Context, in Input) (KeyPair, Outcome, er
 		}
 		if in.OnlySource != "" && Source(source) != in.OnlySource {
 			return fmt.Errorf("%w: %q is %s", ErrConflict, in.Name, source)
+		}
+		if hasKey && p.KeyPEM == nil {
+			// A forgotten --private-key must not make a served keypair
+			// unservable.
+			return &InputError{in.CertFrom, fmt.Sprintf(
+				"no private key given, and keypair %q has one; give its key (or delete the keypair first)", in.Name)}
 		}
 		kp.ID, kp.CreatedAt = id, fromUnix(created)
 		if revision == kp.Revision && source == string(kp.Source) && origin == kp.Origin && status == "" {
@@ -191,8 +201,12 @@ func (s *SQLite) KeyPairs(ctx context.Context) ([]KeyPair, error) {
 	return out, rows.Err()
 }
 
-// DeleteKeyPair removes the keypair called name unless a tenant uses it.
+// DeleteKeyPair removes the keypair called name unless a tenant uses it or
+// it is the default keypair, which the server needs.
 func (s *SQLite) DeleteKeyPair(ctx context.Context, name string) error {
+	if name == DefaultKeyPairName {
+		return fmt.Errorf("deleting keypair %q: %w: it is served when nothing else matches", name, ErrInUse)
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM keypairs WHERE name = ?`, name)
 		if isForeignKeyViolation(err) {

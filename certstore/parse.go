@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MinRSABits is the smallest RSA key Portico accepts.
@@ -95,6 +96,7 @@ func ParseKeyPair(cert []byte, certName string, key []byte, keyName string) (*Pa
 	if key != nil && len(keys) == 0 && !bytes.Equal(cert, key) {
 		return nil, &InputError{keyName, "no private key found"}
 	}
+	keys = distinctKeys(keys)
 	if len(keys) > 1 {
 		return nil, &InputError{keys[1].from, "more than one private key"}
 	}
@@ -114,6 +116,7 @@ func ParseKeyPair(cert []byte, certName string, key []byte, keyName string) (*Pa
 		p.KeyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 		p.KeyType = k.kind
 	} else {
+		p.Chain = moveFirst(certs, guessLeaf(certs))
 		kind, err := keyType(p.Chain[0].PublicKey)
 		if err != nil {
 			kind = "unknown"
@@ -200,6 +203,9 @@ func parsePrivateKey(block *pem.Block) (crypto.Signer, string, error) {
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	}
 	if err != nil {
+		if strings.Contains(err.Error(), "unknown algorithm") {
+			return nil, "", errors.New("unsupported key type (Portico serves RSA, ECDSA and Ed25519 keys)")
+		}
 		return nil, "", fmt.Errorf("parsing private key: %w", err)
 	}
 	signer, ok := key.(crypto.Signer)
@@ -252,6 +258,43 @@ func matchLeaf(certs []*x509.Certificate, key crypto.Signer) int {
 		}
 	}
 	return -1
+}
+
+// distinctKeys drops keys equal to an earlier one, such as the same key
+// given both in the certificate file and as the key file.
+func distinctKeys(keys []foundKey) []foundKey {
+	var out []foundKey
+	for _, k := range keys {
+		dup := false
+		for _, o := range out {
+			if eq, ok := o.key.(interface{ Equal(crypto.PrivateKey) bool }); ok && eq.Equal(k.key) {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// guessLeaf returns the index of the leaf of a chain given without its key:
+// the first certificate that issued none of the others (a CA in the chain
+// always issued the one below it).
+func guessLeaf(certs []*x509.Certificate) int {
+	for i, c := range certs {
+		issuer := false
+		for j, o := range certs {
+			if i != j && bytes.Equal(o.RawIssuer, c.RawSubject) && o.CheckSignatureFrom(c) == nil {
+				issuer = true
+				break
+			}
+		}
+		if !issuer {
+			return i
+		}
+	}
+	return 0
 }
 
 func moveFirst(certs []*x509.Certificate, i int) []*x509.Certificate {

@@ -52,6 +52,8 @@ func TestParseKeyPairAccepts(t *testing.T) {
 		{"Ed25519", edLeaf.ChainPEM, edLeaf.KeyPEM, "ed25519", edLeaf.Cert},
 		{"P-384", p384.ChainPEM, p384.KeyPEM, "ecdsa-p384", p384.Cert},
 		{"certificate only", leaf.ChainPEM, nil, "ecdsa-p256", leaf.Cert},
+		{"certificate only, chain out of order", reversed, nil, "ecdsa-p256", leaf.Cert},
+		{"same key in both files", append(append([]byte{}, leaf.ChainPEM...), leaf.KeyPEM...), leaf.KeyPEM, "ecdsa-p256", leaf.Cert},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,7 +123,7 @@ func EnsureDefault(ctx context.Context, s Store, host string, now time.Time, log
 		return false, fmt.Errorf("generating default keypair: %w", err)
 	}
 	stored, outcome, err := s.PutKeyPair(ctx, Input{
-		Name: DefaultKeyPairName, Source: SourceSelfSigned,
+		Name: DefaultKeyPairName, Source: SourceSelfSigned, defaultKeyPair: true,
 		Cert: certPEM, CertFrom: "generated certificate", Key: keyPEM, KeyFrom: "generated key",
 	})
 	if err != nil {

@@ -55,6 +55,7 @@ func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLite, er
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
 	f.Close()
+	warnIfShared(log, path)
 
 	dsn := func(lock string) string {
 		q := url.Values{}
@@ -81,6 +82,18 @@ func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLite, er
 		return nil, fmt.Errorf("migrating %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// warnIfShared warns when the database, which holds private keys, or its
+// folder can be read by others: Portico makes both private when it creates
+// them, but leaves existing ones as they are.
+func warnIfShared(log *slog.Logger, path string) {
+	for _, p := range []string{filepath.Dir(path), path} {
+		if info, err := os.Stat(p); err == nil && info.Mode().Perm()&0o077 != 0 {
+			log.Warn("database or its folder is open to other users; it holds private keys",
+				"path", p, "mode", info.Mode().Perm().String())
+		}
+	}
 }
 
 // Path returns the database file's path.

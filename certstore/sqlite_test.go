@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,13 +124,51 @@ func TestPutKeyPairOnlySource(t *testing.T) {
 	}
 }
 
+// TestDefaultKeyPairIsProtected: the keypair served when nothing else
+// matches can be neither deleted nor overwritten by a user.
+func TestDefaultKeyPairIsProtected(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	if _, err := EnsureDefault(ctx, s, "portico.test", time.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteKeyPair(ctx, DefaultKeyPairName); !errors.Is(err, ErrInUse) {
+		t.Errorf("deleting the default keypair: got %v, want ErrInUse", err)
+	}
+	l := testpki.NewCA(t).Issue(t, []string{"x.test"})
+	_, _, err := s.PutKeyPair(ctx, Input{Name: DefaultKeyPairName, Source: SourceImported, Cert: l.ChainPEM, Key: l.KeyPEM})
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Input != "name" {
+		t.Errorf("importing over the default keypair: got %v, want a name error", err)
+	}
+}
+
+// TestCertificateOnlyUpdateKeepsKey: importing a certificate without its
+// key over a keypair that has one is refused, so a forgotten --private-key
+// never makes a served keypair unservable.
+func TestCertificateOnlyUpdateKeepsKey(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	l := testpki.NewCA(t).Issue(t, []string{"shop.example.com"})
+	s.PutKeyPair(ctx, Input{Name: "shop", Source: SourceImported, Cert: l.ChainPEM, Key: l.KeyPEM})
+	_, _, err := s.PutKeyPair(ctx, Input{Name: "shop", Source: SourceImported, Cert: l.ChainPEM, CertFrom: "cron.pem"})
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Input != "cron.pem" {
+		t.Fatalf("got %v, want an input error naming cron.pem", err)
+	}
+	if kp, _ := s.KeyPair(ctx, "shop"); !kp.HasKey {
+		t.Errorf("the stored keypair lost its key")
+	}
+}
+
 func TestCheckName(t *testing.T) {
 	tests := []struct {
 		name   string
 		source Source
 		ok     bool
 	}{
-		{DefaultKeyPairName, SourceSelfSigned, true},
+		{DefaultKeyPairName, SourceSelfSigned, false},
+		{DefaultKeyPairName, SourceImported, false},
 		{"shop", SourceImported, true},
 		{"", SourceImported, false},
 		{" shop", SourceImported, false},
@@ -175,8 +214,9 @@ func TestTenantConstraints(t *testing.T) {
 	if _, err := s.CreateTenant(ctx, tenants.Tenant{Domain: "a.example", Default: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateTenant(ctx, tenants.Tenant{Domain: "b.example", Default: true}); !errors.Is(err, tenants.ErrSecondDefault) {
-		t.Errorf("second default: got %v, want ErrSecondDefault", err)
+	_, err := s.CreateTenant(ctx, tenants.Tenant{Domain: "b.example", Default: true})
+	if !errors.Is(err, tenants.ErrSecondDefault) || !strings.Contains(err.Error(), "a.example") {
+		t.Errorf("second default: got %v, want ErrSecondDefault naming a.example", err)
 	}
 	if _, err := s.CreateTenant(ctx, tenants.Tenant{Domain: "a.example"}); !errors.Is(err, tenants.ErrExists) {
 		t.Errorf("same domain twice: got %v, want ErrExists", err)

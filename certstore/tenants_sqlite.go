@@ -38,12 +38,14 @@ func tenantArgs(t tenants.Tenant) []any {
 }
 
 // tenantError turns constraint failures into the tenants package's errors.
-func tenantError(err error, t tenants.Tenant) error {
+func tenantError(ctx context.Context, tx *sql.Tx, err error, t tenants.Tenant) error {
 	switch {
 	case err == nil:
 		return nil
 	case isUniqueViolation(err, "tenants.is_default"):
-		return tenants.ErrSecondDefault
+		var current string
+		tx.QueryRowContext(ctx, `SELECT domain FROM tenants WHERE is_default = 1`).Scan(&current)
+		return fmt.Errorf("%w: %s (make it not the default first)", tenants.ErrSecondDefault, current)
 	case isUniqueViolation(err, "tenants.domain"):
 		return fmt.Errorf("%w: %s", tenants.ErrExists, t.Domain)
 	case isForeignKeyViolation(err):
@@ -61,7 +63,7 @@ func (s *SQLite) CreateTenant(ctx context.Context, t tenants.Tenant) (tenants.Te
 			`INSERT INTO tenants (domain, is_default, certificate, upstream, upstream_host,
 			 hsts_max_age, acme, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, append(tenantArgs(t), unix(now), unix(now))...)
 		if err != nil {
-			return tenantError(err, t)
+			return tenantError(ctx, tx, err, t)
 		}
 		t.ID, err = res.LastInsertId()
 		return err
@@ -89,7 +91,7 @@ func (s *SQLite) UpdateTenant(ctx context.Context, domain string, change func(*t
 		_, err = tx.ExecContext(ctx,
 			`UPDATE tenants SET domain = ?, is_default = ?, certificate = ?, upstream = ?,
 			 upstream_host = ?, hsts_max_age = ?, acme = ?, updated_at = ? WHERE id = ?`, append(tenantArgs(t), unix(t.UpdatedAt), t.ID)...)
-		return tenantError(err, t)
+		return tenantError(ctx, tx, err, t)
 	})
 	return t, err
 }

@@ -23,8 +23,15 @@ func NormalizeDomain(d string) (string, error) {
 	if d == "" {
 		return "", fmt.Errorf("domain %q: empty", in)
 	}
-	if net.ParseIP(d) != nil {
+	switch {
+	case net.ParseIP(d) != nil:
 		return "", fmt.Errorf("domain %q: an IP address is not a host name", in)
+	case strings.Contains(d, "://") || strings.Contains(d, "/"):
+		return "", fmt.Errorf("domain %q: give a host name, not a URL", in)
+	case strings.Contains(d, "*"):
+		return "", fmt.Errorf("domain %q: no wildcard needed: a tenant serves its domain and every name under it", in)
+	case strings.Contains(d, ":"):
+		return "", fmt.Errorf("domain %q: a port is not part of a domain", in)
 	}
 	ascii, err := toASCII.ToASCII(d)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 
 // AdminFlags are serve's settings for the admin listener.
 type AdminFlags struct {
-	AdminListen      string `name:"admin-listen" default:"127.0.0.1:8444" placeholder:"ADDR" help:"Admin HTTPS address (API, pages, /metrics); empty turns it off."`
+	AdminListen      string `name:"admin-listen" default:"127.0.0.1:8444" help:"Admin HTTPS address (API, pages, /metrics); empty turns it off."`
 	AdminCertificate string `name:"admin-certificate" placeholder:"NAME" help:"Keypair the admin listener serves (default: the self-signed default keypair)."`
 	AdminToken       string `name:"admin-token" placeholder:"TOKEN" help:"Admin token (at least 16 characters); set it through PORTICO_ADMIN_TOKEN rather than on the command line. Without it a token is generated once into DATA/admin-token."`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/portico-proxy/portico/certstore"
 )
@@ -43,7 +44,19 @@ func (c *ImportCertificateCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	fmt.Printf("%s keypair %q (%s, fingerprint %s, not after %s)\n", outcome, kp.Name,
 		keyUse(kp), kp.Fingerprint, kp.NotAfter.Format("2006-01-02"))
+	warnValidity(kp, time.Now())
 	return nil
+}
+
+// warnValidity tells the user, on standard error, when the keypair just
+// stored is not valid now: stored all the same, since a renewal may follow.
+func warnValidity(kp certstore.KeyPair, now time.Time) {
+	switch {
+	case now.After(kp.NotAfter):
+		fmt.Fprintf(os.Stderr, "warning: the certificate of %q expired on %s\n", kp.Name, kp.NotAfter.Format(time.DateOnly))
+	case now.Before(kp.NotBefore):
+		fmt.Fprintf(os.Stderr, "warning: the certificate of %q is not valid before %s\n", kp.Name, kp.NotBefore.Format(time.DateOnly))
+	}
 }
 
 // maxInputSize bounds the PEM files the CLI reads: a certificate chain with

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -21,9 +23,11 @@ var version = "dev"
 
 // Globals are the settings every subcommand shares.
 type Globals struct {
-	Data     string `default:"./portico-data" placeholder:"DIR" help:"Folder of the database (DIR/portico.db)."`
+	Data     string `default:"./portico-data" help:"Folder of the database, which is DATA/portico.db."`
 	LogLevel string `default:"info" enum:"debug,info,warn,error" help:"Least important log level to print: debug, info, warn or error."`
 	LogJSON  bool   `name:"log-json" help:"Log as JSON lines instead of text."`
+
+	ShowVersion kong.VersionFlag `name:"version" help:"Print the version and exit."`
 }
 
 // CLI is every subcommand.
@@ -40,12 +44,21 @@ type CLI struct {
 
 func main() {
 	var cli CLI
-	kctx := kong.Parse(&cli,
+	parser, err := kong.New(&cli,
 		kong.Name("portico"),
 		kong.Description("A self-contained HTTPS front door: one binary, one SQLite file."),
-		kong.DefaultEnvars("PORTICO"),
-		kong.UsageOnError(),
+		kong.Vars{"version": "portico " + version},
+		settingsEnvars("PORTICO", "serve"),
 	)
+	if err != nil {
+		panic(err) // the CLI struct itself is wrong
+	}
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "portico: %v (see portico --help)\n", err)
+		os.Exit(1)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
@@ -53,6 +66,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "portico:", err)
 		os.Exit(1)
 	}
+}
+
+// settingsEnvars lets the settings flags, the global ones and those of the
+// named commands, be set through the environment too: PORTICO_LISTEN for
+// --listen. The flags of one-off commands (a certificate file, a tenant's
+// domain) are left out, so that a variable meant for serve never changes
+// what `tenant add` does.
+func settingsEnvars(prefix string, commands ...string) kong.Option {
+	setEnv := func(flags []*kong.Flag) {
+		for _, f := range flags {
+			if f.Name == "help" || f.Name == "version" || len(f.Envs) > 0 {
+				continue
+			}
+			name := prefix + "_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+			f.Envs = []string{name}
+			f.Value.Tag.Envs = []string{name}
+		}
+	}
+	return kong.PostBuild(func(k *kong.Kong) error {
+		setEnv(k.Model.Flags)
+		for _, node := range k.Model.Children {
+			if slices.Contains(commands, node.Name) {
+				setEnv(node.Flags)
+			}
+		}
+		return nil
+	})
 }
 
 // logger builds the process's logger, to standard error.

@@ -15,8 +15,8 @@ import (
 
 // ServeCmd runs the server.
 type ServeCmd struct {
-	Listen          string        `default:":8443" placeholder:"ADDR" help:"HTTPS address."`
-	HTTPListen      string        `name:"http-listen" default:":8080" placeholder:"ADDR" help:"Plain HTTP address that redirects to HTTPS; empty turns it off."`
+	Listen          string        `default:":8443" help:"HTTPS address."`
+	HTTPListen      string        `name:"http-listen" default:":8080" help:"Plain HTTP address that redirects to HTTPS; empty turns it off."`
 	ShutdownTimeout time.Duration `default:"30s" help:"How long to let requests in flight finish on shutdown."`
 	Hostname        string        `placeholder:"NAME" help:"Name for the default self-signed certificate (default: this machine's host name)."`
 
