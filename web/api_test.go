@@ -152,7 +152,7 @@ func TestAPITenants(t *testing.T) {
 		{"unknown field", "POST", "/api/v1/tenants", `{"domain":"a.example.com","certficate":"shop"}`, nil, 400, []string{`unknown field "certficate"`}},
 		{"wrong type", "POST", "/api/v1/tenants", `{"domain":"a.example.com","default":"yes"}`, nil, 400, []string{`"default"`, "boolean"}},
 		{"not JSON content", "POST", "/api/v1/tenants", `{"domain":"a.example.com"}`, []reqOpt{withContentType("text/plain")}, 415, []string{"application/json"}},
-		{"domain not a host name", "POST", "/api/v1/tenants", map[string]any{"domain": "https://a.example.com/"}, nil, 422, []string{"domain", "not a valid host name"}},
+		{"domain not a host name", "POST", "/api/v1/tenants", map[string]any{"domain": "https://a.example.com/"}, nil, 422, []string{"domain", "not a URL"}},
 		{"domain an address", "POST", "/api/v1/tenants", map[string]any{"domain": "192.0.2.1"}, nil, 422, []string{"IP address"}},
 		{"wildcard domain", "POST", "/api/v1/tenants", map[string]any{"domain": "*.example.com"}, nil, 422, []string{"domain"}},
 		{"second default", "POST", "/api/v1/tenants", map[string]any{"domain": "other.example.com", "default": true}, nil, 409, []string{"already the default"}},
