@@ -23,35 +23,34 @@ const shortRatio = "0.99999994"
 // subtest: a real Pebble CA and a real BIND server on loopback.
 func TestACMEServe(t *testing.T) {
 	t.Parallel()
-	bin := buildPortico(t, t.TempDir())
 
 	t.Run("obtains a certificate for the domain and its subdomains", func(t *testing.T) {
 		t.Parallel()
-		testACMEObtain(t, bin)
+		testACMEObtain(t)
 	})
 	t.Run("renews without a restart", func(t *testing.T) {
 		t.Parallel()
-		testACMERenew(t, bin)
+		testACMERenew(t)
 	})
 	t.Run("keeps serving through failures and recovers", func(t *testing.T) {
 		t.Parallel()
-		testACMEFailure(t, bin)
+		testACMEFailure(t)
 	})
 	t.Run("a restart reuses the account and certificate", func(t *testing.T) {
 		t.Parallel()
-		testACMERestart(t, bin)
+		testACMERestart(t)
 	})
 	t.Run("two servers on one database make one order", func(t *testing.T) {
 		t.Parallel()
-		testACMETwoServers(t, bin)
+		testACMETwoServers(t)
 	})
 }
 
 // addACMETenant adds shop.ZONE as an ACME tenant through the CLI.
-func addACMETenant(t *testing.T, bin, data string, lab *acmelab.Lab) string {
+func addACMETenant(t *testing.T, data string, lab *acmelab.Lab) string {
 	t.Helper()
 	domain := "shop." + lab.Zone
-	portico(t, bin, data, "tenant", "add", "--domain", domain, "--acme")
+	mustPortico(t, data, "tenant", "add", "--domain", domain, "--acme")
 	return domain
 }
 
@@ -69,11 +68,11 @@ func waitVerified(t *testing.T, lab *acmelab.Lab, srv *serveProc, sni, not strin
 	return fp
 }
 
-func testACMEObtain(t *testing.T, bin string) {
+func testACMEObtain(t *testing.T) {
 	lab := acmelab.Start(t)
 	data := t.TempDir()
-	srv := startServe(t, bin, data, lab)
-	domain := addACMETenant(t, bin, data, lab)
+	srv := startACMEServe(t, data, lab)
+	domain := addACMETenant(t, data, lab)
 
 	fp := waitVerified(t, lab, srv, domain, "")
 	for _, sni := range []string{domain, "x." + domain, "WWW." + strings.ToUpper(domain)} {
@@ -84,16 +83,16 @@ func testACMEObtain(t *testing.T, bin string) {
 		conn.Close()
 	}
 
-	st := acmeStatus(t, bin, data)
+	st := acmeStatus(t, data)
 	if len(st) != 1 || st[0].Domain != domain || st[0].LastResult != "ok" || !st[0].Serving ||
 		st[0].NotAfter == nil || st[0].NextAttempt == nil || st[0].KeyPair != "acme:"+domain {
 		t.Errorf("acme status: %+v", st)
 	}
-	table := portico(t, bin, data, "acme", "status")
+	table := mustPortico(t, data, "acme", "status")
 	if !strings.Contains(table, domain) || !strings.Contains(table, " ok ") {
 		t.Errorf("acme status table lacks the domain or ok:\n%s", table)
 	}
-	list := portico(t, bin, data, "certificate", "list")
+	list := mustPortico(t, data, "certificate", "list")
 	if !strings.Contains(list, "acme:"+domain) || !strings.Contains(list, "acme") {
 		t.Errorf("certificate list lacks the ACME keypair:\n%s", list)
 	}
@@ -103,11 +102,11 @@ func testACMEObtain(t *testing.T, bin string) {
 	assertNoSecret(t, lab, srv.log(), table)
 }
 
-func testACMERenew(t *testing.T, bin string) {
+func testACMERenew(t *testing.T) {
 	lab := acmelab.Start(t)
 	data := t.TempDir()
-	srv := startServe(t, bin, data, lab, "--acme-renewal-window-ratio", shortRatio)
-	domain := addACMETenant(t, bin, data, lab)
+	srv := startACMEServe(t, data, lab, "--acme-renewal-window-ratio", shortRatio)
+	domain := addACMETenant(t, data, lab)
 	first := waitVerified(t, lab, srv, domain, "")
 
 	// A connection opened before the renewal, with a request on it.
@@ -143,18 +142,18 @@ func testACMERenew(t *testing.T, bin string) {
 	assertNoSecret(t, lab, srv.log())
 }
 
-func testACMEFailure(t *testing.T, bin string) {
+func testACMEFailure(t *testing.T) {
 	lab := acmelab.Start(t)
 	data := t.TempDir()
-	srv := startServe(t, bin, data, lab, "--acme-renewal-window-ratio", shortRatio,
+	srv := startACMEServe(t, data, lab, "--acme-renewal-window-ratio", shortRatio,
 		"--acme-retry-min", "1s", "--acme-retry-max", "3s")
-	domain := addACMETenant(t, bin, data, lab)
+	domain := addACMETenant(t, data, lab)
 	first := waitVerified(t, lab, srv, domain, "")
 
 	lab.StopDNS(t)
 	var failed acmeStatusJSON
 	eventually(t, "acme status to show a failed renewal", issueTimeout, func() bool {
-		st := acmeStatus(t, bin, data)
+		st := acmeStatus(t, data)
 		if len(st) != 1 {
 			return false
 		}
@@ -167,7 +166,7 @@ func testACMEFailure(t *testing.T, bin string) {
 	if ok, fp := labVerified(t, lab, srv.addr, domain); !ok || fp != first {
 		t.Errorf("after failed renewals: verified %v, fingerprint %s; want the first certificate %s", ok, fp[:16], first[:16])
 	}
-	table := portico(t, bin, data, "acme", "status")
+	table := mustPortico(t, data, "acme", "status")
 	if !strings.Contains(table, "error") {
 		t.Errorf("acme status table does not show the error:\n%s", table)
 	}
@@ -175,24 +174,24 @@ func testACMEFailure(t *testing.T, bin string) {
 	lab.StartDNS(t)
 	second := waitVerified(t, lab, srv, domain, first)
 	eventually(t, "acme status to show success again", 30*time.Second, func() bool {
-		st := acmeStatus(t, bin, data)
+		st := acmeStatus(t, data)
 		return len(st) == 1 && st[0].LastResult == "ok" && st[0].Failures == 0
 	})
 	t.Logf("renewed to %s after %d failed attempts: %s", second[:16], failed.Failures, failed.LastError)
 	assertNoSecret(t, lab, srv.log(), table)
 }
 
-func testACMERestart(t *testing.T, bin string) {
+func testACMERestart(t *testing.T) {
 	lab := acmelab.Start(t)
 	data := t.TempDir()
-	srv := startServe(t, bin, data, lab)
-	domain := addACMETenant(t, bin, data, lab)
+	srv := startACMEServe(t, data, lab)
+	domain := addACMETenant(t, data, lab)
 	first := waitVerified(t, lab, srv, domain, "")
 	srv.stop(t)
 	orders, accounts := lab.Orders(t), lab.AccountRequests(t)
-	before := acmeStatus(t, bin, data)
+	before := acmeStatus(t, data)
 
-	again := startServe(t, bin, data, lab)
+	again := startACMEServe(t, data, lab)
 	if ok, fp := labVerified(t, lab, again.addr, domain); !ok || fp != first {
 		t.Errorf("after the restart: verified %v, fingerprint %s; want the stored %s", ok, fp[:16], first[:16])
 	}
@@ -202,18 +201,18 @@ func testACMERestart(t *testing.T, bin string) {
 	if n, m := lab.Orders(t), lab.AccountRequests(t); n != orders || m != accounts || orders != 1 || accounts != 1 {
 		t.Errorf("orders %d then %d, account requests %d then %d; want 1 of each, none after the restart", orders, n, accounts, m)
 	}
-	after := acmeStatus(t, bin, data)
+	after := acmeStatus(t, data)
 	if !after[0].LastAttempt.Equal(*before[0].LastAttempt) {
 		t.Errorf("last attempt moved across the restart: %v, then %v", before[0].LastAttempt, after[0].LastAttempt)
 	}
 }
 
-func testACMETwoServers(t *testing.T, bin string) {
+func testACMETwoServers(t *testing.T) {
 	lab := acmelab.Start(t)
 	data := t.TempDir()
-	a := startServe(t, bin, data, lab)
-	b := startServe(t, bin, data, lab)
-	domain := addACMETenant(t, bin, data, lab)
+	a := startACMEServe(t, data, lab)
+	b := startACMEServe(t, data, lab)
+	domain := addACMETenant(t, data, lab)
 
 	fa := waitVerified(t, lab, a, domain, "")
 	fb := waitVerified(t, lab, b, domain, "")

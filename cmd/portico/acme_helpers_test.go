@@ -2,17 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,41 +17,6 @@ import (
 
 	"github.com/portico-proxy/portico/internal/acmelab"
 )
-
-// buildPortico builds the portico binary into dir, as the Dockerfile does
-// (with the race detector when the tests run with it), and returns its path.
-func buildPortico(t *testing.T, dir string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, "portico")
-	args := []string{"build", "-o", bin}
-	if raceBuild {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command(goBin, append(args, ".")...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building portico: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// portico runs one portico command on the data folder and returns its
-// standard output; it fails the test when the command fails.
-func portico(t *testing.T, bin, data string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--data", data}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("portico %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
-	}
-	return string(out)
-}
 
 // serveProc is a running `portico serve`, logging JSON at debug level.
 type serveProc struct {
@@ -67,18 +28,18 @@ type serveProc struct {
 	done  chan struct{} // closed when the process has exited
 }
 
-// startServe runs `portico serve` against lab on data, on a free loopback
-// port, with the ACME flags for the lab plus extra, and returns once it
-// listens. The process is killed when the test ends, if still running.
-func startServe(t *testing.T, bin, data string, lab *acmelab.Lab, extra ...string) *serveProc {
+// startACMEServe runs the built `portico serve` against lab on data, on a
+// free loopback port, with the ACME flags for the lab plus extra, and
+// returns once it listens. The process is stopped when the test ends.
+func startACMEServe(t *testing.T, data string, lab *acmelab.Lab, extra ...string) *serveProc {
 	t.Helper()
 	args := []string{"--data", data, "--log-level", "debug", "--log-json", "serve",
 		"--listen", "127.0.0.1:0", "--http-listen=", "--hostname", "portico.test",
 		"--acme-dns-provider", "rfc2136", "--acme-ca", lab.DirectoryURL,
 		"--acme-ca-root", lab.CABundleFile, "--acme-resolvers", lab.DNSAddr,
 		"--acme-email", "ops@" + lab.Zone}
-	cmd := exec.Command(bin, append(args, extra...)...)
-	cmd.Env = append(os.Environ(), lab.RFC2136Env()...)
+	cmd := exec.Command(binary, append(args, extra...)...)
+	cmd.Env = append(cleanEnv(), lab.RFC2136Env()...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -225,10 +186,10 @@ func eventually(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 // acmeStatus runs `portico acme status --json` in its own process.
-func acmeStatus(t *testing.T, bin, data string) []acmeStatusJSON {
+func acmeStatus(t *testing.T, data string) []acmeStatusJSON {
 	t.Helper()
 	var out []acmeStatusJSON
-	if err := json.Unmarshal([]byte(portico(t, bin, data, "acme", "status", "--json")), &out); err != nil {
+	if err := json.Unmarshal([]byte(mustPortico(t, data, "acme", "status", "--json")), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out
