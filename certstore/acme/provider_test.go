@@ -2,12 +2,20 @@ package acme
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/libdns/cloudflare"
+	"github.com/libdns/libdns"
 	"github.com/libdns/rfc2136"
 	"github.com/libdns/route53"
 )
@@ -162,5 +170,67 @@ func TestUnknownProvider(t *testing.T) {
 	_, err := NewDNSProvider(context.Background(), "bind", envOf(nil))
 	if err == nil || !strings.Contains(err.Error(), "rfc2136") {
 		t.Errorf("got %v, want an error listing the known providers", err)
+	}
+}
+
+// rewriteTransport sends every request to a test server instead of the
+// host it names.
+type rewriteTransport struct{ target *url.URL }
+
+func (rt rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host = rt.target.Scheme, rt.target.Host
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestCloudflareProviderTalksToTheAPI runs the provider set up from the
+// environment against a fake Cloudflare API on loopback: the zone lookup
+// carries the zone token, the record creation the DNS token.
+func TestCloudflareProviderTalksToTheAPI(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/client/v4/zones" &&
+			strings.TrimSuffix(r.URL.Query().Get("name"), ".") == "example.com":
+			io.WriteString(w, `{"success":true,"result":[{"id":"zone1","name":"example.com"}]}`)
+		case r.Method == http.MethodPost && r.URL.Path == "/client/v4/zones/zone1/dns_records":
+			var rec map[string]any
+			json.NewDecoder(r.Body).Decode(&rec)
+			rec["id"] = "rec1"
+			json.NewEncoder(w).Encode(map[string]any{"success": true, "result": rec})
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"success":false,"errors":[{"code":7003,"message":"no route"}]}`)
+		}
+	}))
+	defer api.Close()
+	target, _ := url.Parse(api.URL)
+
+	p, err := NewDNSProvider(context.Background(), "cloudflare",
+		envOf(map[string]string{"CF_DNS_API_TOKEN": "dns-token", "CF_ZONE_API_TOKEN": "zone-token"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.DNSProvider.(*cloudflare.Provider).HTTPClient = &http.Client{Transport: rewriteTransport{target}}
+
+	recs, err := p.AppendRecords(context.Background(), "example.com.",
+		[]libdns.Record{libdns.TXT{Name: "_acme-challenge.shop", Text: "token-value", TTL: time.Minute}})
+	if err != nil {
+		t.Fatalf("%v; requests:\n%s", err, strings.Join(seen, "\n"))
+	}
+	if len(recs) != 1 || recs[0].RR().Data != "token-value" {
+		t.Errorf("created %+v", recs)
+	}
+	want := []string{
+		"GET /client/v4/zones Bearer zone-token",
+		"POST /client/v4/zones/zone1/dns_records Bearer dns-token",
+	}
+	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
 	}
 }
