@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -51,6 +52,9 @@ func New(cfg Config, store *certstore.SQLite, log *slog.Logger) (*Manager, error
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSchema(store); err != nil {
+		return nil, err
+	}
 
 	m := &Manager{
 		cfg:     cfg,
@@ -95,6 +99,25 @@ func New(cfg Config, store *certstore.SQLite, log *slog.Logger) (*Manager, error
 	m.issuer = certmagic.NewACMEIssuer(cmCfg, tmpl)
 	cmCfg.Issuers = []certmagic.Issuer{m.issuer}
 	return m, nil
+}
+
+// checkSchema fails with a clear message when the database lacks the ACME
+// tables, which happens when a build with a later migration created it
+// before migration 0004 existed (migrations apply by number, so it was
+// skipped).
+func checkSchema(store *certstore.SQLite) error {
+	for _, table := range []string{"acme_storage", "acme_locks", "acme_state"} {
+		var n int
+		err := store.ReadDB().QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("checking ACME tables: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("database %s has no table %s: it was created by a build without "+
+				"migration 0004_acme.sql but with a later one, so that migration was skipped", store.Path(), table)
+		}
+	}
+	return nil
 }
 
 // trustedRoots returns the system's roots plus extra, or nil (the system's

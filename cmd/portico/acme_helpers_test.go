@@ -34,7 +34,7 @@ type serveProc struct {
 func startACMEServe(t *testing.T, data string, lab *acmelab.Lab, extra ...string) *serveProc {
 	t.Helper()
 	args := []string{"--data", data, "--log-level", "debug", "--log-json", "serve",
-		"--listen", "127.0.0.1:0", "--http-listen=", "--hostname", "portico.test",
+		"--listen", "127.0.0.1:0", "--http-listen=", "--admin-listen=", "--hostname", "portico.test",
 		"--acme-dns-provider", "rfc2136", "--acme-ca", lab.DirectoryURL,
 		"--acme-ca-root", lab.CABundleFile, "--acme-resolvers", lab.DNSAddr,
 		"--acme-email", "ops@" + lab.Zone}
