@@ -39,6 +39,7 @@ type CLI struct {
 	Tenant            TenantCmd            `cmd:"" help:"Add, change, list and delete tenants."`
 	Certificate       CertificateCmd       `cmd:"" help:"Generate, list and delete keypairs."`
 	AdminToken        AdminTokenCmd        `cmd:"" name:"admin-token" help:"Show whether an admin token is set, or replace it with --rotate."`
+	ACME              ACMECmd              `cmd:"" name:"acme" help:"Show the state of ACME certificates."`
 	Version           VersionCmd           `cmd:"" help:"Print the version."`
 }
 

@@ -32,6 +32,8 @@ type ServeCmd struct {
 	AccessLog               bool          `default:"true" negatable:"" help:"Log one line per request (--no-access-log or --access-log=false to turn off)."`
 
 	AdminFlags
+
+	ACME ACMEFlags `embed:"" prefix:"acme-" group:"ACME"`
 }
 
 // defaultCheckInterval is how often serve checks that the default
@@ -94,6 +96,13 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+
+	// ACME writes to the store only; the server picks up what it writes.
+	stopACME, err := c.ACME.startACME(ctx, store, log)
+	if err != nil {
+		return err
+	}
+	defer stopACME()
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}

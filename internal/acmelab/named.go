@@ -94,7 +94,7 @@ func (s *dnsServer) start() error {
 		if s.answers() {
 			return nil
 		}
-		if strings.Contains(d.logTail(50), "address in use") {
+		if cannotListen(d.logTail(50)) {
 			d.stop()
 			return errPortTaken
 		}
@@ -106,6 +106,19 @@ func (s *dnsServer) start() error {
 	d.stop()
 	return fmt.Errorf("named did not answer on 127.0.0.1:%d within %s:\n%s",
 		s.port, namedReadyTimeout, d.logTail(20))
+}
+
+// cannotListen reports whether named's log says it could not bind its
+// port, which another process took after the lab picked it (named logs
+// "address in use", or only that it could not listen at all and exits).
+func cannotListen(log string) bool {
+	for _, s := range []string{"address in use", "unable to listen on any configured interfaces",
+		"creating IPv4 interface lo failed"} {
+		if strings.Contains(log, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // answers reports whether this lab's named answers on its port: the TXT
