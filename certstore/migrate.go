@@ -14,9 +14,13 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrate applies, in order, every embedded migration newer than the
-// database's PRAGMA user_version, each in its own transaction together with
-// the new user_version, so a crash never leaves half a migration behind.
+// migrate applies, in order, every embedded migration the database has not
+// had yet, each in its own transaction together with its record in
+// schema_migrations, so a crash never leaves half a migration behind. The
+// applied set is recorded migration by migration (not as one highest
+// number), so a migration numbered below one already applied, as happens
+// when work from two branches meets, is still applied. PRAGMA user_version
+// mirrors the highest applied number for tools that look there.
 func migrate(ctx context.Context, db *sql.DB) error {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -24,9 +28,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	sort.Strings(names)
 
-	var current int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
-		return fmt.Errorf("reading schema version: %w", err)
+	applied, err := appliedMigrations(ctx, db)
+	if err != nil {
+		return fmt.Errorf("reading applied migrations: %w", err)
 	}
 	for _, name := range names {
 		base := strings.TrimPrefix(name, "migrations/")
@@ -34,7 +38,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number", base)
 		}
-		if version <= current {
+		if applied[version] {
 			continue
 		}
 		body, err := migrationFiles.ReadFile(name)
@@ -44,9 +48,48 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err := applyMigration(ctx, db, version, string(body)); err != nil {
 			return fmt.Errorf("applying migration %s: %w", base, err)
 		}
-		current = version
 	}
 	return nil
+}
+
+// appliedMigrations returns the versions already applied. A database made
+// before schema_migrations existed recorded only PRAGMA user_version; every
+// version up to it counts as applied.
+func appliedMigrations(ctx context.Context, db *sql.DB) (map[int]bool, error) {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY
+	)`); err != nil {
+		return nil, err
+	}
+	applied := map[int]bool{}
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(applied) == 0 {
+		var legacy int
+		if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&legacy); err != nil {
+			return nil, err
+		}
+		for v := 1; v <= legacy; v++ {
+			if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
+				return nil, err
+			}
+			applied[v] = true
+		}
+	}
+	return applied, nil
 }
 
 func applyMigration(ctx context.Context, db *sql.DB, version int, body string) error {
@@ -58,7 +101,14 @@ func applyMigration(ctx context.Context, db *sql.DB, version int, body string) e
 	if _, err := tx.ExecContext(ctx, body); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, version); err != nil {
+		return err
+	}
+	var highest int
+	if err := tx.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&highest); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(highest)); err != nil {
 		return err
 	}
 	return tx.Commit()

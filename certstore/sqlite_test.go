@@ -294,3 +294,32 @@ func TestEnsureDefault(t *testing.T) {
 		t.Errorf("replacement must be in place with a new certificate: ids %d/%d", first.ID, second.ID)
 	}
 }
+
+// TestMigrationsBelowTheHighestApplied opens a database whose schema went
+// up to the last migration while missing one below it, as when two
+// branches' migrations meet, and expects the missing one applied.
+func TestMigrationsBelowTheHighestApplied(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t)
+	db := s.DB()
+	if _, err := db.Exec(`DROP TABLE acme_state; DROP TABLE acme_storage; DROP TABLE acme_locks;
+		DELETE FROM schema_migrations WHERE version = 4`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	again, err := OpenSQLite(ctx, s.Path(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	var n int
+	if err := again.ReadDB().QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'acme_state'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("acme_state after reopening: %d tables, %v; want migration 4 applied again", n, err)
+	}
+	var version int
+	again.ReadDB().QueryRow(`PRAGMA user_version`).Scan(&version)
+	if version != 5 { // the highest migration today
+		t.Errorf("user_version %d, want 5", version)
+	}
+}
