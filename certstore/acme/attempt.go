@@ -83,6 +83,7 @@ func (m *Manager) obtain(ctx context.Context, domain string, prev *certstore.Key
 		return nil // shutting down: not a failure of the CA or the DNS
 	}
 	st.LastAttempt = start
+	m.cfg.reportAttempt(err)
 	if err != nil {
 		st.Failures++
 		st.LastResult, st.LastError = ResultError, m.Redact(err.Error())
@@ -104,6 +105,17 @@ func (m *Manager) obtain(ctx context.Context, domain string, prev *certstore.Key
 	m.log.Info(msg, "tenant", domain, "keypair", kp, "not_after", kp.NotAfter,
 		"next_attempt", st.NextAttempt, "took", m.cfg.Now().Sub(start).Round(time.Millisecond))
 	return saveState(ctx, m.store.DB(), st, m.cfg.Now())
+}
+
+// reportAttempt tells OnAttempt, if set, how an attempt ended.
+func (c Config) reportAttempt(err error) {
+	switch {
+	case c.OnAttempt == nil:
+	case err != nil:
+		c.OnAttempt("failure")
+	default:
+		c.OnAttempt("success")
+	}
 }
 
 // issue runs one ACME order for domain and *.domain with a new key, and

@@ -63,6 +63,10 @@ type Config struct {
 	LockTTL time.Duration
 	// Now is the clock that schedules attempts; time.Now when nil.
 	Now func() time.Time
+	// OnAttempt, when set, is told the result of every issuance or renewal
+	// attempt that reached the CA: "success" or "failure". It must not
+	// block; metrics count attempts with it.
+	OnAttempt func(result string)
 }
 
 // WithDefaults returns c with every zero field set to its default.

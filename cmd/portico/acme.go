@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portico-proxy/portico/certstore"
 	"github.com/portico-proxy/portico/certstore/acme"
+	"github.com/portico-proxy/portico/internal/metrics"
+	"github.com/portico-proxy/portico/web"
 )
 
 // ACMEFlags are serve's ACME settings (every flag starts with --acme-).
@@ -91,18 +94,20 @@ func splitList(values []string) []string {
 // startACME starts the ACME manager when a DNS provider is set, and returns
 // a function that stops it (ending attempts in flight) and waits until it
 // has.
-func (f *ACMEFlags) startACME(ctx context.Context, store *certstore.SQLite, log *slog.Logger) (stop func(), err error) {
+// Attempts are counted in reg; on is false when ACME is off.
+func (f *ACMEFlags) startACME(ctx context.Context, store *certstore.SQLite, reg prometheus.Registerer, log *slog.Logger) (stop func(), on bool, err error) {
 	cfg, ok, err := f.config(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !ok {
 		warnACMEOff(ctx, store, log)
-		return func() {}, nil
+		return func() {}, false, nil
 	}
+	cfg.OnAttempt = metrics.NewACME(reg).Attempt
 	mgr, err := acme.New(cfg, store, log)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -110,7 +115,26 @@ func (f *ACMEFlags) startACME(ctx context.Context, store *certstore.SQLite, log 
 		defer close(done)
 		mgr.Run(ctx)
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done }, true, nil
+}
+
+// acmeReport shows ACME's state, read from the store, on the admin
+// listener's status API and pages.
+type acmeReport struct{ store *certstore.SQLite }
+
+// ACMETenants returns the state of every tenant marked for ACME.
+func (a acmeReport) ACMETenants(ctx context.Context) ([]web.ACMETenant, error) {
+	sts, err := acme.ReadStatus(ctx, a.store)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.ACMETenant, 0, len(sts))
+	for _, s := range sts {
+		out = append(out, web.ACMETenant{Domain: s.Domain, KeyPair: s.KeyPair, NotAfter: s.NotAfter,
+			LastAttempt: s.LastAttempt, LastResult: s.LastResult, LastError: s.LastError,
+			NextAttempt: s.NextAttempt})
+	}
+	return out, nil
 }
 
 // warnACMEOff says so when tenants want ACME but no DNS provider is set.

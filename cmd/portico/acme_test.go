@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/portico-proxy/portico/certstore"
+	"github.com/portico-proxy/portico/tenants"
 )
 
 func TestACMEFlagsConfig(t *testing.T) {
@@ -53,5 +56,28 @@ func TestSplitList(t *testing.T) {
 	want := []string{"127.0.0.1:53", "10.0.0.1", "ns.example"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestACMEReportForAdmin checks what the admin listener shows of ACME: every
+// tenant marked for ACME, read from the store.
+func TestACMEReportForAdmin(t *testing.T) {
+	ctx := context.Background()
+	store, err := certstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "portico.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, tn := range []tenants.Tenant{{Domain: "shop.example.com", ACME: true}, {Domain: "plain.example.com"}} {
+		if _, err := store.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := acmeReport{store}.ACMETenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Domain != "shop.example.com" || got[0].KeyPair != "" {
+		t.Errorf("ACME report %+v, want only shop.example.com, with no keypair yet", got)
 	}
 }

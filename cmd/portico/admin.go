@@ -31,10 +31,17 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
+// adminStatus is what the admin listener shows of discovery and ACME; a
+// nil field shows as not configured.
+type adminStatus struct {
+	discovery web.DiscoveryStatus
+	acme      web.ACMEStatus
+}
+
 // startAdmin makes sure an admin token exists and starts the admin
 // listener; it returns nil when the listener is turned off.
 func startAdmin(ctx context.Context, f AdminFlags, g *Globals, store *certstore.SQLite,
-	srv *server.Server, reg *prometheus.Registry, log *slog.Logger) (*web.Server, error) {
+	srv *server.Server, reg *prometheus.Registry, status adminStatus, log *slog.Logger) (*web.Server, error) {
 	if f.AdminListen == "" {
 		log.Info("admin listener turned off")
 		return nil, nil
@@ -50,14 +57,10 @@ func startAdmin(ctx context.Context, f AdminFlags, g *Globals, store *certstore.
 		Store:     store,
 		Tokens:    store,
 		Snapshots: srv,
-		// TODO: Discovery and ACME stay nil (shown as "not configured")
-		// until those subsystems land on main. Wiring them: pass adapters
-		// implementing web.DiscoveryStatus and web.ACMEStatus here, and
-		// give those subsystems metrics.NewDiscovery(reg) and
-		// metrics.NewACME(reg) (internal/metrics) to report passes,
-		// skipped files and attempts.
-		Metrics: reg,
-		Log:     log,
+		Discovery: status.discovery,
+		ACME:      status.acme,
+		Metrics:   reg,
+		Log:       log,
 	})
 	if err != nil {
 		return nil, err

@@ -98,7 +98,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	defer signal.Stop(hup)
 
 	// ACME writes to the store only; the server picks up what it writes.
-	stopACME, err := c.ACME.startACME(ctx, store, log)
+	stopACME, acmeOn, err := c.ACME.startACME(ctx, store, reg, log)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,11 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	admin, err := startAdmin(ctx, c.AdminFlags, g, store, srv, reg, log)
+	status := adminStatus{}
+	if acmeOn {
+		status.acme = acmeReport{store}
+	}
+	admin, err := startAdmin(ctx, c.AdminFlags, g, store, srv, reg, status, log)
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return err
