@@ -15,6 +15,10 @@ import (
 // server certificate; Generate warns callers through LongValidity above it.
 const MaxBrowserValidityDays = 365
 
+// MaxValidityDays bounds a generated certificate's validity: a hundred
+// years, which covers SAML signing keys and keeps the arithmetic sane.
+const MaxValidityDays = 36500
+
 // Generate describes a self-signed keypair to make, as both the CLI's
 // `certificate generate` and the admin API ask for it.
 type Generate struct {
@@ -46,8 +50,8 @@ func (g Generate) normalize() ([]string, error) {
 		}
 		names = append(names, n)
 	}
-	if g.Days <= 0 {
-		errs = append(errs, &InputError{"days", fmt.Sprintf("must be positive, not %d", g.Days)})
+	if g.Days <= 0 || g.Days > MaxValidityDays {
+		errs = append(errs, &InputError{"days", fmt.Sprintf("must be between 1 and %d, not %d", MaxValidityDays, g.Days)})
 	}
 	if g.KeyType != "" && !validKeyType(g.KeyType) {
 		errs = append(errs, &InputError{"key_type", fmt.Sprintf("unknown key type %q (want one of %s)",
@@ -66,7 +70,9 @@ func validKeyType(k string) bool {
 }
 
 // GenerateKeyPair makes the self-signed keypair g describes, valid from now,
-// and stores it with source self-signed, replacing a keypair of that name.
+// and stores it with source self-signed, replacing a self-signed keypair of
+// that name; a keypair of that name from elsewhere (imported, discovered)
+// is refused with ErrConflict rather than replaced by a self-signed one.
 // Bad input is reported as joined *InputErrors and writes nothing.
 func GenerateKeyPair(ctx context.Context, s Store, g Generate, now time.Time) (KeyPair, Outcome, error) {
 	names, err := g.normalize()
@@ -78,7 +84,7 @@ func GenerateKeyPair(ctx context.Context, s Store, g Generate, now time.Time) (K
 		return KeyPair{}, "", fmt.Errorf("generating keypair %q: %w", g.Name, err)
 	}
 	return s.PutKeyPair(ctx, Input{
-		Name: g.Name, Source: SourceSelfSigned,
+		Name: g.Name, Source: SourceSelfSigned, OnlySource: SourceSelfSigned,
 		Cert: certPEM, CertFrom: "generated certificate", Key: keyPEM, KeyFrom: "generated key",
 	})
 }

@@ -71,6 +71,19 @@ type KeyPair struct {
 	UpdatedAt   time.Time
 }
 
+// ValidityProblem says why the keypair's certificate is not valid at now
+// ("expired on 2021-01-01"), or returns "" when it is. Such keypairs are
+// stored all the same, since a renewal may follow; callers warn.
+func (k KeyPair) ValidityProblem(now time.Time) string {
+	switch {
+	case now.After(k.NotAfter):
+		return "the certificate expired on " + k.NotAfter.Format(time.DateOnly)
+	case now.Before(k.NotBefore):
+		return "the certificate is not valid before " + k.NotBefore.Format(time.DateOnly)
+	}
+	return ""
+}
+
 // LogValue identifies the keypair in logs by name and fingerprint only.
 func (k KeyPair) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", k.Name), slog.String("fingerprint", k.Fingerprint))

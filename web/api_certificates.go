@@ -160,6 +160,7 @@ type certificateImport struct {
 type importResult struct {
 	Outcome     string          `json:"outcome"` // created, updated or unchanged
 	Certificate certificateJSON `json:"certificate"`
+	Warnings    []string        `json:"warnings,omitempty"` // such as an expired certificate
 }
 
 func (s *Server) apiImportCertificate(c echo.Context) error {
@@ -193,6 +194,9 @@ func (s *Server) importKeyPair(ctx context.Context, name string, cert, key []byt
 		s.log.Info("keypair imported through the admin listener", "keypair", kp, "outcome", string(outcome),
 			"not_after", kp.NotAfter)
 	}
+	if problem := kp.ValidityProblem(s.now()); problem != "" {
+		s.log.Warn("imported keypair is not valid now", "keypair", kp, "problem", problem)
+	}
 	return kp, outcome, nil
 }
 
@@ -207,7 +211,11 @@ func (s *Server) keyPairWritten(c echo.Context, kp certstore.KeyPair, outcome ce
 		status = http.StatusCreated
 		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/certificates/"+pathEscape(kp.Name))
 	}
-	return c.JSON(status, importResult{string(outcome), s.toCertificateJSON(kp, used[kp.Name], nil)})
+	var warnings []string
+	if problem := kp.ValidityProblem(s.now()); problem != "" {
+		warnings = append(warnings, problem)
+	}
+	return c.JSON(status, importResult{string(outcome), s.toCertificateJSON(kp, used[kp.Name], nil), warnings})
 }
 
 // certificateGenerate is the body of POST /api/v1/certificates/generate,

@@ -399,3 +399,22 @@ func TestAPIStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestAPIImportWarnsOfExpiredCertificate: an expired certificate is stored
+// (a renewal may follow) but the answer says so.
+func TestAPIImportWarnsOfExpiredCertificate(t *testing.T) {
+	h := newHarness(t)
+	old := testpki.NewCA(t).Issue(t, []string{"old.example.com"}, testpki.Options{
+		NotBefore: time.Now().Add(-60 * 24 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	resp, body := h.do("POST", "/api/v1/certificates", map[string]any{
+		"name": "old", "certificate": string(old.ChainPEM), "private_key": string(old.KeyPEM)})
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("import: %d %s", resp.StatusCode, body)
+	}
+	res := decode[struct {
+		Warnings []string `json:"warnings"`
+	}](t, body)
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "expired") {
+		t.Errorf("warnings %q, want one saying the certificate expired", res.Warnings)
+	}
+}

@@ -118,7 +118,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("ACME resolver %q: %v", r, err))
 		}
 	}
-	if c.RenewalWindowRatio <= 0 || c.RenewalWindowRatio >= 1 {
+	if !(c.RenewalWindowRatio > 0 && c.RenewalWindowRatio < 1) { // NaN too
 		errs = append(errs, fmt.Errorf("ACME renewal window ratio %v: must be between 0 and 1", c.RenewalWindowRatio))
 	}
 	if c.CheckInterval < 0 || c.RetryMin < 0 || c.RetryMax < c.RetryMin || c.AttemptTimeout < 0 || c.LockTTL < 0 {

@@ -30,7 +30,7 @@ type ACMEFlags struct {
 	EABHMAC            string        `name:"eab-hmac" placeholder:"KEY" help:"External account binding HMAC key (base64url)."`
 	Resolvers          []string      `name:"resolvers" placeholder:"HOST[:PORT]" help:"DNS servers for zone lookups and propagation checks (default: the system's); comma-separated."`
 	PropagationTimeout time.Duration `name:"propagation-timeout" default:"2m" help:"How long to wait for a challenge record to reach the zone's name servers; negative skips the check."`
-	RenewalRatio       float64       `name:"renewal-window-ratio" placeholder:"RATIO" help:"Renew when this fraction of a certificate's lifetime remains (default 1/3)."`
+	RenewalRatio       float64       `name:"renewal-window-ratio" placeholder:"RATIO" help:"Renew when this fraction of a certificate's lifetime remains, between 0 and 1 (default 0.333)."`
 
 	// Advanced knobs, for tests and unusual setups.
 	RetryMin      time.Duration `name:"retry-min" hidden:"" help:"First retry after a failed attempt (default 1m); doubles per failure."`
@@ -131,11 +131,14 @@ func (a acmeReport) ACMETenants(ctx context.Context) ([]web.ACMETenant, error) {
 	out := make([]web.ACMETenant, 0, len(sts))
 	for _, s := range sts {
 		out = append(out, web.ACMETenant{Domain: s.Domain, KeyPair: s.KeyPair, NotAfter: s.NotAfter,
-			LastAttempt: s.LastAttempt, LastResult: s.LastResult, LastError: s.LastError,
+			LastAttempt: s.LastAttempt, LastResult: webResult[s.LastResult], LastError: s.LastError,
 			NextAttempt: s.NextAttempt})
 	}
 	return out, nil
 }
+
+// webResult names the ACME results as the admin listener does.
+var webResult = map[string]string{acme.ResultOK: "success", acme.ResultError: "failure"}
 
 // warnACMEOff says so when tenants want ACME but no DNS provider is set.
 func warnACMEOff(ctx context.Context, store *certstore.SQLite, log *slog.Logger) {

@@ -51,11 +51,8 @@ func (c *ImportCertificateCmd) Run(ctx context.Context, g *Globals) error {
 // warnValidity tells the user, on standard error, when the keypair just
 // stored is not valid now: stored all the same, since a renewal may follow.
 func warnValidity(kp certstore.KeyPair, now time.Time) {
-	switch {
-	case now.After(kp.NotAfter):
-		fmt.Fprintf(os.Stderr, "warning: the certificate of %q expired on %s\n", kp.Name, kp.NotAfter.Format(time.DateOnly))
-	case now.Before(kp.NotBefore):
-		fmt.Fprintf(os.Stderr, "warning: the certificate of %q is not valid before %s\n", kp.Name, kp.NotBefore.Format(time.DateOnly))
+	if problem := kp.ValidityProblem(now); problem != "" {
+		fmt.Fprintf(os.Stderr, "warning: keypair %q: %s\n", kp.Name, problem)
 	}
 }
 

@@ -93,6 +93,10 @@ func NewACME(reg prometheus.Registerer) *ACME {
 		Name: "portico_acme_attempts_total",
 		Help: "ACME issuance and renewal attempts, by result (success or failure).",
 	}, []string{"result"})}
+	// Both series exist from the start, so a rate() over them works
+	// before the first attempt.
+	a.attempts.WithLabelValues("success")
+	a.attempts.WithLabelValues("failure")
 	if reg != nil {
 		reg.MustRegister(a.attempts)
 	}
