@@ -101,7 +101,16 @@ func (c *AdminTokenCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("an admin token is set (since %s); a generated one is in %s; --rotate replaces it\n",
-		h.CreatedAt.Format("2006-01-02 15:04 UTC"), filepath.Join(g.Data, web.TokenFile))
+	where := "it was given through PORTICO_ADMIN_TOKEN (no file holds it)"
+	if file := filepath.Join(g.Data, web.TokenFile); fileExists(file) {
+		where = "it is in " + file
+	}
+	fmt.Printf("an admin token is set (since %s); %s; --rotate replaces it\n",
+		h.CreatedAt.Format("2006-01-02 15:04 UTC"), where)
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
