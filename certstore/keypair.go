@@ -52,23 +52,25 @@ var (
 // KeyPair is a stored keypair's description. It never holds the private key:
 // that is only read through Store.Material, for the serving snapshot.
 type KeyPair struct {
-	ID          int64
-	Name        string
-	Source      Source
-	Origin      string   // where it came from: a path for discovered keypairs
-	Status      string   // "" when fine; "missing" when discovery lost its files
-	ChainPEM    []byte   // the leaf first, then its chain
-	HasKey      bool     // whether a private key is stored with it
-	Fingerprint string   // hex SHA-256 of the leaf certificate's DER
-	Subject     string   // the leaf's subject, as a distinguished name
-	Issuer      string   // the leaf's issuer, as a distinguished name
-	DNSNames    []string // the leaf's DNS subject alternative names
-	NotBefore   time.Time
-	NotAfter    time.Time
-	KeyType     string // "ecdsa-p256", "rsa-2048", "ed25519", ...
-	Revision    string // hex SHA-256 over chain and key; changes with either
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID     int64
+	Name   string
+	Source Source
+	Origin string // where it came from: a path for discovered keypairs
+	// OriginDigest is the Input.OriginDigest it was last written with.
+	OriginDigest string
+	Status       string   // "" when fine; "missing" when discovery lost its files
+	ChainPEM     []byte   // the leaf first, then its chain
+	HasKey       bool     // whether a private key is stored with it
+	Fingerprint  string   // hex SHA-256 of the leaf certificate's DER
+	Subject      string   // the leaf's subject, as a distinguished name
+	Issuer       string   // the leaf's issuer, as a distinguished name
+	DNSNames     []string // the leaf's DNS subject alternative names
+	NotBefore    time.Time
+	NotAfter     time.Time
+	KeyType      string // "ecdsa-p256", "rsa-2048", "ed25519", ...
+	Revision     string // hex SHA-256 over chain and key; changes with either
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // ValidityProblem says why the keypair's certificate is not valid at now
@@ -108,6 +110,12 @@ type Input struct {
 	Name   string
 	Source Source
 	Origin string // optional: where the input came from
+	// OriginDigest is optional: a digest the caller computes over its raw
+	// input (such as the bytes of the files read), stored with the keypair
+	// so that the caller can later tell its input did not change without
+	// parsing it again. A different digest makes the write an update even
+	// when the keypair itself is the same.
+	OriginDigest string
 
 	Cert     []byte // PEM holding the certificate chain (and maybe the key)
 	CertFrom string // how to name Cert in errors, such as its file name

@@ -40,51 +40,20 @@ func CheckName(name string, source Source) error {
 
 // PutKeyPair validates in and creates or updates the keypair in.Name.
 func (s *SQLite) PutKeyPair(ctx context.Context, in Input) (KeyPair, Outcome, error) {
-	if !in.Source.Valid() {
-		return KeyPair{}, "", fmt.Errorf("unknown keypair source %q", in.Source)
-	}
-	if err := CheckName(in.Name, in.Source); err != nil && !in.defaultKeyPair {
-		return KeyPair{}, "", &InputError{"name", err.Error()}
-	}
-	p, err := ParseKeyPair(in.Cert, in.CertFrom, in.Key, in.KeyFrom)
+	p, err := validateInput(in)
 	if err != nil {
 		return KeyPair{}, "", err
 	}
-
+	var kp KeyPair
+	var outcome Outcome
 	now := time.Now()
-	kp := fromParsed(in, p, now)
-	outcome := Created
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		var id int64
-		var source, origin, status, revision string
-		var created int64
-		var hasKey bool
-		err := tx.QueryRowContext(ctx,
-			`SELECT id, source, origin, status, revision, created_at, key_pem IS NOT NULL
-			 FROM keypairs WHERE name = ?`,
-			in.Name).Scan(&id, &source, &origin, &status, &revision, &created, &hasKey)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return insertKeyPair(ctx, tx, &kp, p)
-		case err != nil:
+		q, err := preparePut(ctx, tx)
+		if err != nil {
 			return err
 		}
-		if in.OnlySource != "" && Source(source) != in.OnlySource {
-			return fmt.Errorf("%w: %q is %s", ErrConflict, in.Name, source)
-		}
-		if hasKey && p.KeyPEM == nil {
-			// A forgotten --private-key must not make a served keypair
-			// unservable.
-			return &InputError{in.CertFrom, fmt.Sprintf(
-				"no private key given, and keypair %q has one; give its key (or delete the keypair first)", in.Name)}
-		}
-		kp.ID, kp.CreatedAt = id, fromUnix(created)
-		if revision == kp.Revision && source == string(kp.Source) && origin == kp.Origin && status == "" {
-			outcome = Unchanged
-			return nil
-		}
-		outcome = Updated
-		return updateKeyPair(ctx, tx, &kp, p)
+		kp, outcome, err = putKeyPair(ctx, q, in, p, now)
+		return err
 	})
 	if err != nil {
 		return KeyPair{}, "", fmt.Errorf("storing keypair %q: %w", in.Name, err)
@@ -96,33 +65,111 @@ func (s *SQLite) PutKeyPair(ctx context.Context, in Input) (KeyPair, Outcome, er
 	return kp, outcome, nil
 }
 
+// validateInput checks in's source and name and parses its PEM.
+func validateInput(in Input) (*Parsed, error) {
+	if !in.Source.Valid() {
+		return nil, fmt.Errorf("unknown keypair source %q", in.Source)
+	}
+	if err := CheckName(in.Name, in.Source); err != nil && !in.defaultKeyPair {
+		return nil, &InputError{"name", err.Error()}
+	}
+	return ParseKeyPair(in.Cert, in.CertFrom, in.Key, in.KeyFrom)
+}
+
+// The statements that write keypairs.
+const (
+	selectForPut = `SELECT id, source, origin, origin_digest, status, revision, created_at,
+		key_pem IS NOT NULL FROM keypairs WHERE name = ?`
+	insertSQL = `INSERT INTO keypairs
+		(name, source, origin, origin_digest, status, chain_pem, key_pem, fingerprint, subject,
+		 issuer, dns_names, not_before, not_after, key_type, revision, created_at, updated_at)
+		VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	updateSQL = `UPDATE keypairs SET
+		source = ?, origin = ?, origin_digest = ?, status = '', chain_pem = ?, key_pem = ?,
+		fingerprint = ?, subject = ?, issuer = ?, dns_names = ?, not_before = ?, not_after = ?,
+		key_type = ?, revision = ?, updated_at = ?
+		WHERE id = ?`
+)
+
+// putStmts are the statements putKeyPair runs, prepared once per
+// transaction so that a batch does not prepare them for every keypair.
+type putStmts struct {
+	sel, ins, upd *sql.Stmt
+}
+
+func preparePut(ctx context.Context, tx *sql.Tx) (*putStmts, error) {
+	var q putStmts
+	var err error
+	if q.sel, err = tx.PrepareContext(ctx, selectForPut); err != nil {
+		return nil, err
+	}
+	if q.ins, err = tx.PrepareContext(ctx, insertSQL); err != nil {
+		return nil, err
+	}
+	if q.upd, err = tx.PrepareContext(ctx, updateSQL); err != nil {
+		return nil, err
+	}
+	return &q, nil
+}
+
+// putKeyPair creates or updates the keypair in.Name, parsed as p, with the
+// statements q of the current transaction. For Unchanged it returns the
+// input's description, not the stored one.
+func putKeyPair(ctx context.Context, q *putStmts, in Input, p *Parsed, now time.Time) (KeyPair, Outcome, error) {
+	kp := fromParsed(in, p, now)
+	var id int64
+	var source, origin, digest, status, revision string
+	var created int64
+	var hasKey bool
+	err := q.sel.QueryRowContext(ctx, in.Name).Scan(&id, &source, &origin, &digest, &status, &revision, &created, &hasKey)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return kp, Created, insertKeyPair(ctx, q.ins, &kp, p)
+	case err != nil:
+		return KeyPair{}, "", err
+	}
+	if in.OnlySource != "" && Source(source) != in.OnlySource {
+		return KeyPair{}, "", fmt.Errorf("%w: %q is %s", ErrConflict, in.Name, source)
+	}
+	if hasKey && p.KeyPEM == nil {
+		// A forgotten --private-key must not make a served keypair
+		// unservable.
+		return KeyPair{}, "", &InputError{in.CertFrom, fmt.Sprintf(
+			"no private key given, and keypair %q has one; give its key (or delete the keypair first)", in.Name)}
+	}
+	kp.ID, kp.CreatedAt = id, fromUnix(created)
+	if revision == kp.Revision && source == string(kp.Source) && origin == kp.Origin &&
+		digest == kp.OriginDigest && status == "" {
+		return kp, Unchanged, nil
+	}
+	return kp, Updated, updateKeyPair(ctx, q.upd, &kp, p)
+}
+
 func fromParsed(in Input, p *Parsed, now time.Time) KeyPair {
 	leaf := p.Leaf()
 	return KeyPair{
-		Name:        in.Name,
-		Source:      in.Source,
-		Origin:      in.Origin,
-		ChainPEM:    p.ChainPEM,
-		HasKey:      p.KeyPEM != nil,
-		Fingerprint: p.Fingerprint(),
-		Subject:     leaf.Subject.String(),
-		Issuer:      leaf.Issuer.String(),
-		DNSNames:    leaf.DNSNames,
-		NotBefore:   leaf.NotBefore.UTC(),
-		NotAfter:    leaf.NotAfter.UTC(),
-		KeyType:     p.KeyType,
-		Revision:    p.Revision(),
-		CreatedAt:   now.UTC().Truncate(time.Second),
-		UpdatedAt:   now.UTC().Truncate(time.Second),
+		Name:         in.Name,
+		Source:       in.Source,
+		Origin:       in.Origin,
+		OriginDigest: in.OriginDigest,
+		ChainPEM:     p.ChainPEM,
+		HasKey:       p.KeyPEM != nil,
+		Fingerprint:  p.Fingerprint(),
+		Subject:      leaf.Subject.String(),
+		Issuer:       leaf.Issuer.String(),
+		DNSNames:     leaf.DNSNames,
+		NotBefore:    leaf.NotBefore.UTC(),
+		NotAfter:     leaf.NotAfter.UTC(),
+		KeyType:      p.KeyType,
+		Revision:     p.Revision(),
+		CreatedAt:    now.UTC().Truncate(time.Second),
+		UpdatedAt:    now.UTC().Truncate(time.Second),
 	}
 }
 
-func insertKeyPair(ctx context.Context, tx *sql.Tx, kp *KeyPair, p *Parsed) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO keypairs
-		(name, source, origin, status, chain_pem, key_pem, fingerprint, subject, issuer,
-		 dns_names, not_before, not_after, key_type, revision, created_at, updated_at)
-		VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		kp.Name, kp.Source, kp.Origin, kp.ChainPEM, nullBytes(p.KeyPEM), kp.Fingerprint,
+func insertKeyPair(ctx context.Context, stmt *sql.Stmt, kp *KeyPair, p *Parsed) error {
+	res, err := stmt.ExecContext(ctx,
+		kp.Name, kp.Source, kp.Origin, kp.OriginDigest, kp.ChainPEM, nullBytes(p.KeyPEM), kp.Fingerprint,
 		kp.Subject, kp.Issuer, encodeNames(kp.DNSNames), unix(kp.NotBefore), unix(kp.NotAfter),
 		kp.KeyType, kp.Revision, unix(kp.CreatedAt), unix(kp.UpdatedAt))
 	if err != nil {
@@ -132,13 +179,9 @@ func insertKeyPair(ctx context.Context, tx *sql.Tx, kp *KeyPair, p *Parsed) erro
 	return err
 }
 
-func updateKeyPair(ctx context.Context, tx *sql.Tx, kp *KeyPair, p *Parsed) error {
-	_, err := tx.ExecContext(ctx, `UPDATE keypairs SET
-		source = ?, origin = ?, status = '', chain_pem = ?, key_pem = ?, fingerprint = ?,
-		subject = ?, issuer = ?, dns_names = ?, not_before = ?, not_after = ?, key_type = ?,
-		revision = ?, updated_at = ?
-		WHERE id = ?`,
-		kp.Source, kp.Origin, kp.ChainPEM, nullBytes(p.KeyPEM), kp.Fingerprint,
+func updateKeyPair(ctx context.Context, stmt *sql.Stmt, kp *KeyPair, p *Parsed) error {
+	_, err := stmt.ExecContext(ctx,
+		kp.Source, kp.Origin, kp.OriginDigest, kp.ChainPEM, nullBytes(p.KeyPEM), kp.Fingerprint,
 		kp.Subject, kp.Issuer, encodeNames(kp.DNSNames), unix(kp.NotBefore), unix(kp.NotAfter),
 		kp.KeyType, kp.Revision, unix(kp.UpdatedAt), kp.ID)
 	return err
@@ -151,14 +194,15 @@ func nullBytes(b []byte) any {
 	return b
 }
 
-const keyPairColumns = `id, name, source, origin, status, key_pem IS NOT NULL, fingerprint,
-	subject, issuer, dns_names, not_before, not_after, key_type, revision, created_at, updated_at`
+const keyPairColumns = `id, name, source, origin, origin_digest, status, key_pem IS NOT NULL,
+	fingerprint, subject, issuer, dns_names, not_before, not_after, key_type, revision,
+	created_at, updated_at`
 
 func scanKeyPair(row interface{ Scan(...any) error }, extra ...any) (KeyPair, error) {
 	var kp KeyPair
 	var names string
 	var nb, na, ca, ua int64
-	dest := []any{&kp.ID, &kp.Name, &kp.Source, &kp.Origin, &kp.Status, &kp.HasKey,
+	dest := []any{&kp.ID, &kp.Name, &kp.Source, &kp.Origin, &kp.OriginDigest, &kp.Status, &kp.HasKey,
 		&kp.Fingerprint, &kp.Subject, &kp.Issuer, &names, &nb, &na, &kp.KeyType, &kp.Revision,
 		&ca, &ua}
 	if err := row.Scan(append(dest, extra...)...); err != nil {

@@ -19,6 +19,12 @@ type Store interface {
 	// and returns Unchanged. A rejected input (an *InputError, ErrConflict)
 	// leaves the store as it was.
 	PutKeyPair(ctx context.Context, in Input) (KeyPair, Outcome, error)
+	// PutKeyPairs is PutKeyPair for many inputs: each is validated and
+	// decided on its own (results[i] is for ins[i], and a rejected input
+	// does not stop the others), but the accepted ones are written in one
+	// transaction and signalled as one change. A failed transaction is the
+	// error of every input it held.
+	PutKeyPairs(ctx context.Context, ins []Input) []PutResult
 	// KeyPair returns the keypair called name, or ErrNotFound.
 	KeyPair(ctx context.Context, name string) (KeyPair, error)
 	// KeyPairs returns every keypair ordered by name, without chain PEM.

@@ -40,6 +40,7 @@ type CLI struct {
 	Certificate       CertificateCmd       `cmd:"" help:"Generate, list and delete keypairs."`
 	AdminToken        AdminTokenCmd        `cmd:"" name:"admin-token" help:"Show whether an admin token is set, or replace it with --rotate."`
 	ACME              ACMECmd              `cmd:"" name:"acme" help:"Show the state of ACME certificates."`
+	Discover          DiscoverCmd          `cmd:"" help:"Read certificates from a folder tree (certbot, Kubernetes secrets, PEM files) into the store."`
 	Version           VersionCmd           `cmd:"" help:"Print the version."`
 }
 

@@ -34,6 +34,8 @@ type ServeCmd struct {
 	AdminFlags
 
 	ACME ACMEFlags `embed:"" prefix:"acme-" group:"ACME"`
+
+	DiscoveryFlags `embed:""`
 }
 
 // defaultCheckInterval is how often serve checks that the default
@@ -87,6 +89,17 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	// Whatever a SIGHUP must also redo (a discovery rescan) registers here,
 	// before the server's own reload, which is added last.
 	reloads := &reloadHooks{}
+
+	// Discovery's first pass runs before the server starts, so the first
+	// snapshot already holds what the folder holds.
+	discoverer, err := c.startDiscovery(ctx, store, log)
+	if err != nil {
+		return err
+	}
+	defer discoverer.Stop()
+	if discoverer != nil {
+		reloads.Add("discovery", discoverer.RescanNow)
+	}
 
 	reg := newRegistry()
 	cfg.Metrics = reg

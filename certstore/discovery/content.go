@@ -1,0 +1,134 @@
+package discovery
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// maxFileSize bounds the files discovery reads: a certificate chain with
+// its key is a few kilobytes, so anything much larger is not one.
+const maxFileSize = 1 << 20
+
+// content is what a file's PEM block headers say it holds. It is read from
+// the "-----BEGIN TYPE-----" lines alone; certstore.ParseKeyPair does the
+// real decoding and validation later.
+type content struct {
+	certs  bool     // at least one CERTIFICATE block
+	keys   bool     // at least one block whose type ends in PRIVATE KEY
+	blocks bool     // at least one PEM block of any type
+	other  []string // the types of the blocks that are neither
+}
+
+var beginMark = []byte("-----BEGIN ")
+
+// scanContent reads the PEM block types in data.
+func scanContent(data []byte) content {
+	var c content
+	for {
+		i := bytes.Index(data, beginMark)
+		if i < 0 {
+			return c
+		}
+		data = data[i+len(beginMark):]
+		end := bytes.Index(data, []byte("-----"))
+		if end < 0 || bytes.IndexByte(data[:end], '\n') >= 0 {
+			continue
+		}
+		typ := string(data[:end])
+		data = data[end:]
+		c.blocks = true
+		switch {
+		case typ == "CERTIFICATE":
+			c.certs = true
+		case strings.HasSuffix(typ, "PRIVATE KEY"):
+			c.keys = true
+		default:
+			c.other = append(c.other, typ)
+		}
+	}
+}
+
+// readLimited reads a file of at most maxFileSize bytes, with one read for
+// a file that does not change while it is read.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if info.Size() > maxFileSize {
+		return nil, fmt.Errorf("%d bytes is too large for a PEM keypair", info.Size())
+	}
+	// One byte more than the size: the read stops short at the end of a
+	// file that did not grow meanwhile.
+	buf := make([]byte, info.Size()+1)
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	// The file grew while it was read: read the rest, within the bound.
+	rest, err := io.ReadAll(io.LimitReader(f, maxFileSize+1-int64(n)))
+	if err != nil {
+		return nil, err
+	}
+	buf = append(buf, rest...)
+	if len(buf) > maxFileSize {
+		return nil, fmt.Errorf("larger than %d bytes: too large for a PEM keypair", maxFileSize)
+	}
+	return buf, nil
+}
+
+// readDir reads a folder's entries, ordered by name, and its own
+// information (for loop detection), from one open.
+func readDir(path string) ([]os.DirEntry, fs.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.IsDir() {
+		return nil, nil, errors.New("not a folder")
+	}
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, info, nil
+}
+
+// describeErr turns a file-system error into a short reason for a report
+// line: the path is printed beside it, so it is left out here.
+func describeErr(err error) string {
+	switch {
+	case errors.Is(err, syscall.ELOOP):
+		return "symbolic link loop"
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Sprintf("permission denied (Portico runs as uid %d, gid %d)", os.Geteuid(), os.Getegid())
+	case errors.Is(err, fs.ErrNotExist):
+		return "does not exist"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

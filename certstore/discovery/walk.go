@@ -1,0 +1,290 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+)
+
+// maxDepth bounds how deep the walk goes, as a guard against trees made
+// huge by links that point sideways rather than back (which loop detection
+// catches).
+const maxDepth = 32
+
+// file is a file whose PEM blocks may give part of a keypair.
+type file struct {
+	path string // as reached from the root, links not resolved
+	dir  string // the folder holding it, as reached from the root
+	name string // the keypair it gives to
+	data []byte
+	content
+}
+
+// walked is what a walk found.
+type walked struct {
+	files      []file
+	skipped    []Skip   // files and folders reported in the pass report
+	quiet      []Skip   // files and folders skipped by rule, logged at debug
+	unreadable []string // folders that could not be read, so nothing under them is missing
+}
+
+func (w *walked) merge(o *walked) {
+	w.files = append(w.files, o.files...)
+	w.skipped = append(w.skipped, o.skipped...)
+	w.quiet = append(w.quiet, o.quiet...)
+	w.unreadable = append(w.unreadable, o.unreadable...)
+}
+
+// walker walks one discovery tree, following symbolic links. Folders are
+// read on up to GOMAXPROCS goroutines besides the caller's: a large tree
+// is mostly system calls, which then overlap. Each folder's entries are
+// handled in name order by one goroutine, and the result is put in order
+// afterwards, so a pass's outcome never depends on the scheduling.
+type walker struct {
+	ctx context.Context
+	// watch, when set, is called with the real path of every folder read
+	// (before it is read) and of every folder a file link points into. It
+	// is called with mu held.
+	watch func(dir string)
+
+	sem chan struct{} // a slot per extra goroutine
+	wg  sync.WaitGroup
+
+	mu  sync.Mutex // guards out, err and calls to watch
+	out walked
+	err error // the first error that stops the walk (the context's)
+}
+
+func newWalker(ctx context.Context, watch func(string)) *walker {
+	return &walker{ctx: ctx, watch: watch, sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+}
+
+// walk reads the tree at root. It fails only when root itself cannot be
+// read or the context ends; everything else is reported in w.out.
+func (w *walker) walk(root string) error {
+	real := root
+	if w.watch != nil {
+		if r, err := filepath.EvalSymlinks(root); err == nil {
+			real = r
+		}
+		w.watchDir(real)
+	}
+	entries, info, err := readDir(root)
+	if err != nil {
+		return fmt.Errorf("reading discovery folder %s: %s", root, describeErr(err))
+	}
+	w.dir(dirAt{path: root, real: real, ancestors: []dirID{{idOf(info), root}}}, entries)
+	w.wg.Wait()
+	return w.err
+}
+
+// dirAt is a folder being walked.
+type dirAt struct {
+	path      string  // as reached from the root
+	real      string  // with links resolved, for watching
+	ancestors []dirID // the folders above it and itself, for loop detection
+}
+
+type dirID struct {
+	id   fileID
+	path string
+}
+
+// dir handles the entries of folder d: files are read and kept, folders
+// walked (here or on another goroutine), everything else skipped.
+func (w *walker) dir(d dirAt, entries []os.DirEntry) {
+	if err := w.ctx.Err(); err != nil {
+		w.fail(err)
+		return
+	}
+	var out walked
+	defer func() {
+		w.mu.Lock()
+		w.out.merge(&out)
+		w.mu.Unlock()
+	}()
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	rules := rulesFor(names)
+	folder := filepath.Base(d.path)
+
+	for _, e := range entries {
+		p := filepath.Join(d.path, e.Name())
+		// Rules by name come first: they save following the link.
+		if why := rules.skipByName(e.Name()); why != "" {
+			out.skipQuiet(p, why)
+			continue
+		}
+		mode := e.Type()
+		var target fs.FileInfo
+		if mode&fs.ModeSymlink != 0 {
+			info, err := os.Stat(p)
+			if err != nil {
+				out.skip(p, linkError(p, err), warnLevel, "")
+				continue
+			}
+			target = info
+			mode = info.Mode().Type()
+		}
+		switch {
+		case mode.IsDir():
+			if why := rules.skipFolder(e.Name()); why != "" {
+				out.skipQuiet(p, why)
+				continue
+			}
+			w.spawn(func(out *walked) { w.subdir(d, e, p, target, out) }, &out)
+		case mode.IsRegular():
+			if target != nil && w.watch != nil {
+				w.watchLinkTarget(d, p)
+			}
+			out.readFile(p, d.path, keyPairName(folder, e.Name()))
+		default:
+			out.skipQuiet(p, "not a regular file")
+		}
+	}
+}
+
+// spawn runs fn on another goroutine when a slot is free, with a result of
+// its own merged when it is done, or else here with out.
+func (w *walker) spawn(fn func(out *walked), out *walked) {
+	select {
+	case w.sem <- struct{}{}:
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			defer func() { <-w.sem }()
+			var own walked
+			fn(&own)
+			w.mu.Lock()
+			w.out.merge(&own)
+			w.mu.Unlock()
+		}()
+	default:
+		fn(out)
+	}
+}
+
+func (w *walker) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// subdir walks into the folder entry e at p; target is its link target's
+// information when e is a symbolic link.
+func (w *walker) subdir(d dirAt, e os.DirEntry, p string, target fs.FileInfo, out *walked) {
+	if target != nil {
+		if dir := d.loop(idOf(target)); dir != "" {
+			out.skip(p, "symbolic link loop: leads back to "+dir, warnLevel, "")
+			return
+		}
+	}
+	if len(d.ancestors) > maxDepth {
+		out.skip(p, fmt.Sprintf("nested more than %d folders deep; not read", maxDepth), warnLevel, "")
+		return
+	}
+
+	real := filepath.Join(d.real, e.Name())
+	if w.watch != nil {
+		if target != nil {
+			if r, err := filepath.EvalSymlinks(p); err == nil {
+				real = r
+			}
+		}
+		w.watchDir(real)
+	}
+	entries, info, err := readDir(p)
+	if err != nil {
+		out.skip(p, "cannot read folder: "+describeErr(err), warnLevel, "")
+		out.unreadable = append(out.unreadable, p)
+		return
+	}
+	ancestors := append(d.ancestors[:len(d.ancestors):len(d.ancestors)], dirID{idOf(info), p})
+	w.dir(dirAt{path: p, real: real, ancestors: ancestors}, entries)
+}
+
+// loop returns the folder above d (or d itself) that id is, or "".
+func (d dirAt) loop(id fileID) string {
+	if !id.valid() {
+		return ""
+	}
+	for _, a := range d.ancestors {
+		if a.id == id {
+			return a.path
+		}
+	}
+	return ""
+}
+
+func (w *walker) watchDir(dir string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.watch(dir)
+}
+
+// watchLinkTarget watches the folder that the file link at p points into,
+// so that a target rewritten in place is noticed too.
+func (w *walker) watchLinkTarget(d dirAt, p string) {
+	target, err := os.Readlink(p)
+	if err != nil {
+		return
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(d.real, target)
+	}
+	w.watchDir(filepath.Dir(target))
+}
+
+// readFile reads the file at p, found in folder dir, that gives to keypair
+// name, and keeps it when it holds a certificate or a private key.
+func (w *walked) readFile(p, dir, name string) {
+	data, err := readLimited(p)
+	if err != nil {
+		w.skip(p, "cannot read file: "+describeErr(err), warnLevel, "")
+		return
+	}
+	if len(data) == 0 {
+		w.skip(p, "empty file", warnLevel, "")
+		return
+	}
+	c := scanContent(data)
+	switch {
+	case !c.blocks:
+		// Binary files, DER, notes: common in such folders, so reported
+		// but not warned about.
+		w.skip(p, "no PEM block (not PEM text; DER files must be converted to PEM)", debugLevel, hashOf(data))
+	case !c.certs && !c.keys:
+		w.skip(p, "holds no certificate or private key, only "+strings.Join(c.other, ", "), warnLevel, hashOf(data))
+	default:
+		w.files = append(w.files, file{path: p, dir: dir, name: name, data: data, content: c})
+	}
+}
+
+// linkError describes why the symbolic link at p could not be followed.
+func linkError(p string, err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		target, _ := os.Readlink(p)
+		return "dangling symbolic link to " + target
+	}
+	return "cannot follow symbolic link: " + describeErr(err)
+}
+
+// skip reports a skipped file or folder; stamp, when set, is a digest of
+// its content, so that it is logged again when the content changes.
+func (w *walked) skip(p, reason string, level skipLevel, stamp string) {
+	w.skipped = append(w.skipped, Skip{Path: p, Reason: reason, level: level, stamp: stamp})
+}
+
+func (w *walked) skipQuiet(p, reason string) {
+	w.quiet = append(w.quiet, Skip{Path: p, Reason: reason, level: debugLevel})
+}
