@@ -20,6 +20,7 @@ RUN apt-get update \
 COPY --from=build /out/portico /usr/local/bin/portico
 USER portico
 ENV PORTICO_DATA=/data \
+    PORTICO_CERTS=/certs \
     PORTICO_LISTEN=:8443 \
     PORTICO_HTTP_LISTEN=:8080
 VOLUME ["/data", "/certs"]
