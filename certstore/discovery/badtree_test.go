@@ -139,6 +139,10 @@ func TestBadTrees(t *testing.T) {
 			{"skipped", "sub/up", "symbolic link loop: leads back to " /* the root */},
 		}},
 
+		{name: "a name no store accepts", build: func(t *testing.T, root string) {
+			writeFile(t, root, "acme:stolen.pem", append(append([]byte{}, leaf.ChainPEM...), leaf.KeyPEM...), 0o600)
+		}, want: []wantLine{{Rejected, "acme:stolen.pem", `name: keypair name "acme:stolen": the prefix "acme:" is for ACME keypairs only`}}},
+
 		{name: "0-byte file", build: func(t *testing.T, root string) {
 			writeFile(t, root, "empty.pem", nil, 0o644)
 		}, want: []wantLine{{"skipped", "empty.pem", "empty file"}}},

@@ -247,8 +247,13 @@ func (d *Discoverer) flush(ctx context.Context, rep *Report, b *batch) {
 		var inErr *certstore.InputError
 		switch {
 		case errors.As(res.Err, &inErr):
-			rep.add(KeyPairLine{Name: s.name, Action: Rejected, Path: inErr.Input,
-				Reason: inErr.Reason + keptNote(b.stored[i]), stamp: b.ins[i].OriginDigest})
+			// The error names the file at fault, or a field (the name).
+			path, reason := inErr.Input, inErr.Reason
+			if !s.holds(path) {
+				path, reason = s.origin(), inErr.Error()
+			}
+			rep.add(KeyPairLine{Name: s.name, Action: Rejected, Path: path,
+				Reason: reason + keptNote(b.stored[i]), stamp: b.ins[i].OriginDigest})
 		case errors.Is(res.Err, certstore.ErrConflict):
 			rep.add(KeyPairLine{Name: s.name, Action: Conflict, Path: s.origin(),
 				Reason: fmt.Sprintf("keypair %q is managed by another source; discovery never overwrites it", s.name)})

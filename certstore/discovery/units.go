@@ -32,6 +32,11 @@ func (s *source) origin() string {
 	return s.problemPath
 }
 
+// holds reports whether path is one of the files s uses.
+func (s *source) holds(path string) bool {
+	return s.cert != nil && s.cert.path == path || s.key != nil && s.key.path == path
+}
+
 // input is the store input for s. It is only meaningful when s has no
 // problem.
 func (s *source) input() certstore.Input {
