@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"slices"
 	"strings"
 	"syscall"
 )
@@ -53,66 +51,6 @@ func scanContent(data []byte) content {
 			c.other = append(c.other, typ)
 		}
 	}
-}
-
-// readLimited reads a file of at most maxFileSize bytes, with one read for
-// a file that does not change while it is read.
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if info.Size() > maxFileSize {
-		return nil, fmt.Errorf("%d bytes is too large for a PEM keypair", info.Size())
-	}
-	// One byte more than the size: the read stops short at the end of a
-	// file that did not grow meanwhile.
-	buf := make([]byte, info.Size()+1)
-	n, err := io.ReadFull(f, buf)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return buf[:n], nil
-	case err != nil:
-		return nil, err
-	}
-	// The file grew while it was read: read the rest, within the bound.
-	rest, err := io.ReadAll(io.LimitReader(f, maxFileSize+1-int64(n)))
-	if err != nil {
-		return nil, err
-	}
-	buf = append(buf, rest...)
-	if len(buf) > maxFileSize {
-		return nil, fmt.Errorf("larger than %d bytes: too large for a PEM keypair", maxFileSize)
-	}
-	return buf, nil
-}
-
-// readDir reads a folder's entries, ordered by name, and its own
-// information (for loop detection), from one open.
-func readDir(path string) ([]os.DirEntry, fs.FileInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !info.IsDir() {
-		return nil, nil, errors.New("not a folder")
-	}
-	entries, err := f.ReadDir(-1)
-	if err != nil {
-		return nil, nil, err
-	}
-	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	return entries, info, nil
 }
 
 // describeErr turns a file-system error into a short reason for a report

@@ -48,7 +48,8 @@ type Config struct {
 	// MaxDelay bounds how long a stream of events can put a pass off.
 	// Default 5 seconds.
 	MaxDelay time.Duration
-	// Now is the clock used to tell expired certificates. Default time.Now.
+	// Now is the clock that tells expired certificates, and how long ago a
+	// file last changed (see settle). Default time.Now.
 	Now func() time.Time
 }
 
@@ -84,6 +85,7 @@ type Discoverer struct {
 	log   *slog.Logger
 
 	passMu  sync.Mutex        // serialises passes; guards the fields below
+	files   map[string]known  // what the last pass learnt of each file, by path
 	logged  map[string]string // what each logged problem was about, to log it once per change
 	watcher *fsnotify.Watcher
 	watched map[string]bool
@@ -142,10 +144,12 @@ func (d *Discoverer) Pass(ctx context.Context) (*Report, error) {
 	if d.watcher != nil {
 		watch = func(dir string) { d.watch(dir, seen) }
 	}
-	w := newWalker(ctx, watch)
+	w := newWalker(ctx, d.cfg.Now, d.files, watch)
+	w.debug = d.log.Enabled(ctx, slog.LevelDebug)
 	if err := w.walk(d.root); err != nil {
 		return nil, err
 	}
+	d.files = w.next
 	if d.watcher != nil {
 		d.unwatchExcept(seen)
 		d.logUnwatchable()
@@ -160,7 +164,7 @@ func (d *Discoverer) Pass(ctx context.Context) (*Report, error) {
 		byName[kp.Name] = kp
 	}
 
-	rep := &Report{Root: d.root, Skipped: w.out.skipped}
+	rep := &Report{Root: d.root, Skipped: w.out.skipped, read: w.out.read}
 	sources := groupSources(w.out.files)
 	names := make([]string, 0, len(sources))
 	for name := range sources {
@@ -211,7 +215,7 @@ func (d *Discoverer) apply(rep *Report, srcs []*source, cur certstore.KeyPair, e
 	}
 	for _, f := range s.extra {
 		rep.add(KeyPairLine{Name: s.name, Action: Conflict, Path: f.path,
-			Reason: fmt.Sprintf("another file in the folder gives the same keypair (%s)", s.origin()), stamp: hashOf(f.data)})
+			Reason: fmt.Sprintf("another file in the folder gives the same keypair (%s)", s.origin()), stamp: shortSum(f.sum)})
 	}
 
 	if exists && cur.Source != certstore.SourceDiscovered {
@@ -224,14 +228,19 @@ func (d *Discoverer) apply(rep *Report, srcs []*source, cur certstore.KeyPair, e
 		return
 	}
 
-	// The digest covers the files' paths and bytes: when it is the one
-	// stored, the keypair is what they make, with no need to parse them.
-	in := s.input()
-	in.OriginDigest = s.digest()
-	if exists && cur.Origin == in.Origin && cur.OriginDigest == in.OriginDigest && cur.Status == "" {
+	// The digest covers the files' paths and content: when it is the one
+	// stored, the keypair is what they make, with no need to read or parse
+	// them.
+	if exists && cur.Origin == s.origin() && cur.OriginDigest == s.digest() && cur.Status == "" {
 		rep.add(d.keyPairLine(s, cur, Unchanged))
 		return
 	}
+	if err := s.load(); err != nil {
+		rep.add(KeyPairLine{Name: s.name, Action: Rejected, Path: s.origin(), Reason: err.Error() + keptNote(exists)})
+		return
+	}
+	in := s.input()
+	in.OriginDigest = s.digest()
 	b.ins = append(b.ins, in)
 	b.srcs = append(b.srcs, s)
 	b.stored = append(b.stored, exists)

@@ -55,9 +55,8 @@ func (d *Discoverer) logReport(rep *Report, quiet []Skip) {
 	d.logged = next
 }
 
-// hashOf returns a short digest of data, to tell one version of a file
-// from another in logs bookkeeping.
-func hashOf(data []byte) string {
-	sum := sha256.Sum256(data)
+// shortSum is the start of a digest, to tell one version of a file from
+// another in the bookkeeping of what was logged.
+func shortSum(sum [sha256.Size]byte) string {
 	return hex.EncodeToString(sum[:8])
 }

@@ -62,6 +62,7 @@ type Report struct {
 	KeyPairs []KeyPairLine // ordered by name, then path
 	Skipped  []Skip        // ordered by path
 	Took     time.Duration
+	read     int // files read; the others were known unchanged from the last pass
 }
 
 // Count returns how many keypair lines have action a.

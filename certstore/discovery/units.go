@@ -54,8 +54,8 @@ func (s *source) input() certstore.Input {
 	return in
 }
 
-// digest is a hash over the paths and bytes of s's files: equal digests
-// mean the same input.
+// digest is a hash over the paths and content digests of s's files: equal
+// digests mean the same input.
 func (s *source) digest() string {
 	h := sha256.New()
 	for _, f := range []*file{s.cert, s.key} {
@@ -63,10 +63,23 @@ func (s *source) digest() string {
 			h.Write([]byte{0})
 			continue
 		}
-		fmt.Fprintf(h, "%d:%s%d:", len(f.path), f.path, len(f.data))
-		h.Write(f.data)
+		fmt.Fprintf(h, "%d:%s", len(f.path), f.path)
+		h.Write(f.sum[:])
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// load reads the content of s's files that the walk knew without reading.
+func (s *source) load() error {
+	for _, f := range []*file{s.cert, s.key} {
+		if f == nil {
+			continue
+		}
+		if err := f.load(); err != nil {
+			return fmt.Errorf("%s: cannot read file: %s", f.path, describeErr(err))
+		}
+	}
+	return nil
 }
 
 // groupSources turns the files of a walk into sources, by name; each

@@ -101,6 +101,18 @@ func TestWatchFollowsTheTree(t *testing.T) {
 		writeFile(t, outside, "far.pem", append(append([]byte{}, leaf.ChainPEM...), leaf.KeyPEM...), 0o600)
 		waitFor(t, "the file in the linked folder", func() bool { return serves(t, store, "far", leaf) })
 	})
+	t.Run("file link target rewritten in place", func(t *testing.T) {
+		target := filepath.Join(dir, "vault", "ext.pem")
+		first := ca.Issue(t, []string{"ext.example.test"})
+		writeFile(t, filepath.Dir(target), "ext.pem", append(append([]byte{}, first.ChainPEM...), first.KeyPEM...), 0o600)
+		symlink(t, target, filepath.Join(root, "ext.pem"))
+		waitFor(t, "the linked file", func() bool { return serves(t, store, "ext", first) })
+		// Nothing changes in the discovery folder itself: only the watch on
+		// the target's folder sees this.
+		next := ca.Issue(t, []string{"ext.example.test"})
+		writeFile(t, filepath.Dir(target), "ext.pem", append(append([]byte{}, next.ChainPEM...), next.KeyPEM...), 0o600)
+		waitFor(t, "the rewritten target", func() bool { return serves(t, store, "ext", next) })
+	})
 	t.Run("file in a folder made after the start", func(t *testing.T) {
 		later := filepath.Join(root, "later", "deeper")
 		if err := os.MkdirAll(later, 0o755); err != nil {
