@@ -20,6 +20,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/portico-proxy/portico/certstore"
+	"github.com/portico-proxy/portico/internal/metrics"
 )
 
 // Store is what discovery needs from the certificate store.
@@ -48,6 +49,8 @@ type Config struct {
 	// MaxDelay bounds how long a stream of events can put a pass off.
 	// Default 5 seconds.
 	MaxDelay time.Duration
+	// Metrics, when set, counts passes and skipped files for /metrics.
+	Metrics *metrics.Discovery
 	// Now is the clock that tells expired certificates, and how long ago a
 	// file last changed (see settle). Default time.Now.
 	Now func() time.Time
@@ -95,6 +98,9 @@ type Discoverer struct {
 	unwatchable, lastUnwatchable int
 	unwatchableErr               error
 
+	lastMu sync.Mutex // guards last
+	last   *LastPass  // the last finished pass; nil before the first
+
 	rescan chan struct{}
 	mu     sync.Mutex         // guards cancel
 	cancel context.CancelFunc // set by Start
@@ -137,6 +143,43 @@ func (d *Discoverer) Pass(ctx context.Context) (*Report, error) {
 	d.passMu.Lock()
 	defer d.passMu.Unlock()
 	start := time.Now()
+	rep, err := d.pass(ctx, start)
+	if ctx.Err() == nil {
+		d.record(LastPass{Report: rep, Started: start, Finished: time.Now(), Err: err})
+	}
+	return rep, err
+}
+
+// LastPass is a finished pass, as the admin listener shows it.
+type LastPass struct {
+	Report            *Report // nil when Err is set
+	Started, Finished time.Time
+	Err               error // why the folder could not be read at all
+}
+
+// LastPass returns the last finished pass, and false before the first. It
+// does not wait for a pass in progress.
+func (d *Discoverer) LastPass() (LastPass, bool) {
+	d.lastMu.Lock()
+	defer d.lastMu.Unlock()
+	if d.last == nil {
+		return LastPass{}, false
+	}
+	return *d.last, true
+}
+
+func (d *Discoverer) record(last LastPass) {
+	d.lastMu.Lock()
+	d.last = &last
+	d.lastMu.Unlock()
+	d.cfg.Metrics.Pass(last.Err)
+	if last.Report != nil {
+		d.cfg.Metrics.Skipped(last.Report.SkipCounts())
+	}
+}
+
+// pass is Pass, with passMu held.
+func (d *Discoverer) pass(ctx context.Context, start time.Time) (*Report, error) {
 
 	seen := map[string]bool{}
 	d.unwatchable, d.unwatchableErr = 0, nil

@@ -110,6 +110,63 @@ func (r *Report) markedMissing() bool {
 	return false
 }
 
+// SkipCounts counts the files the pass could not use, by a short fixed
+// reason (for metrics): the skipped lines, and the conflicting, rejected
+// and failed keypair lines.
+func (r *Report) SkipCounts() map[string]int {
+	counts := map[string]int{}
+	for _, s := range r.Skipped {
+		counts[skipKind(s.Reason)]++
+	}
+	for _, l := range r.KeyPairs {
+		switch l.Action {
+		case Conflict:
+			counts["conflict"]++
+		case Failed:
+			counts["store_error"]++
+		case Rejected:
+			counts[rejectKind(l.Reason)]++
+		}
+	}
+	return counts
+}
+
+func skipKind(reason string) string {
+	switch {
+	case strings.HasPrefix(reason, "dangling symbolic link"):
+		return "dangling_link"
+	case strings.Contains(reason, "symbolic link loop"):
+		return "link_loop"
+	case strings.HasPrefix(reason, "nested more than"):
+		return "too_deep"
+	case strings.HasPrefix(reason, "cannot "):
+		return "unreadable"
+	case reason == "empty file":
+		return "empty"
+	case strings.HasPrefix(reason, "no PEM block"):
+		return "not_pem"
+	case strings.HasPrefix(reason, "holds no certificate"):
+		return "no_cert_or_key"
+	}
+	return "other"
+}
+
+func rejectKind(reason string) string {
+	switch {
+	case strings.Contains(reason, "does not match"):
+		return "mismatched_key"
+	case strings.Contains(reason, "encrypted"):
+		return "encrypted_key"
+	case strings.HasPrefix(reason, "certificate without a private key"):
+		return "no_key"
+	case strings.HasPrefix(reason, "private key without a certificate"):
+		return "no_certificate"
+	case strings.Contains(reason, "cannot read"):
+		return "unreadable"
+	}
+	return "invalid"
+}
+
 // Summary is the report's totals on one line.
 func (r *Report) Summary() string {
 	var parts []string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,4 +253,41 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLastPassAndCounts checks what the admin listener and /metrics get:
+// the last finished pass, failed or not, and skipped files by kind.
+func TestLastPassAndCounts(t *testing.T) {
+	ca := testpki.NewCA(t)
+	a, b := ca.Issue(t, []string{"a.example.test"}), ca.Issue(t, []string{"b.example.test"})
+	root := t.TempDir()
+	writeFile(t, root, "a.crt", a.ChainPEM, 0o644)
+	writeFile(t, root, "a.key", b.KeyPEM, 0o600)
+	writeFile(t, root, "lonely.key", a.KeyPEM, 0o600)
+	writeFile(t, root, "notes.txt", []byte("hello"), 0o644)
+	symlink(t, "gone.pem", filepath.Join(root, "dangling.pem"))
+	d := newDiscoverer(t, root, openStore(t))
+
+	if _, ok := d.LastPass(); ok {
+		t.Fatal("a last pass before the first")
+	}
+	pass(t, d)
+	last, ok := d.LastPass()
+	if !ok || last.Err != nil || last.Report == nil || last.Finished.Before(last.Started) {
+		t.Fatalf("last pass: %+v %v", last, ok)
+	}
+	want := map[string]int{"mismatched_key": 1, "no_certificate": 1, "not_pem": 1, "dangling_link": 1}
+	if got := last.Report.SkipCounts(); !maps.Equal(got, want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+
+	if err := os.RemoveAll(root); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pass(context.Background()); err == nil {
+		t.Fatal("a pass over a removed folder did not fail")
+	}
+	if last, _ := d.LastPass(); last.Err == nil || last.Report != nil {
+		t.Fatalf("last pass after a failure: %+v", last)
+	}
 }

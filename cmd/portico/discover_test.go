@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/portico-proxy/portico/internal/certtree"
 	"github.com/portico-proxy/portico/internal/testpki"
+	"github.com/portico-proxy/portico/web"
 )
 
 // nobodyID is the user and group the unprivileged runs use.
@@ -339,5 +342,82 @@ func TestServeFollowsRenewal(t *testing.T) {
 	}
 	if !strings.Contains(s.log(), "keypair updated from discovery") {
 		t.Fatalf("no discovery update in serve's log:\n%s", s.log())
+	}
+}
+
+// TestDiscoveryOnTheAdminListener runs serve with --certs and the admin
+// listener: the status shows the last pass, /metrics counts it, and a
+// SIGHUP rescans the folder before the server reloads.
+func TestDiscoveryOnTheAdminListener(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "certs")
+	ca := testpki.NewCA(t)
+	leaf := ca.Issue(t, []string{"shop.example.test"})
+	writeTestFile(t, root, "shop.crt", leaf.ChainPEM)
+	writeTestFile(t, root, "shop.key", leaf.KeyPEM)
+	writeTestFile(t, root, "lonely.key", leaf.KeyPEM)
+	data := t.TempDir()
+	// A rescan interval far beyond the test: only the SIGHUP can explain a
+	// second pass.
+	p := startAdminServe(t, data, "PORTICO_CERTS="+root, "PORTICO_DISCOVERY_INTERVAL=1h")
+	token, err := os.ReadFile(filepath.Join(data, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(token))
+
+	code, body := adminGet(t, p, "/api/v1/status", tok)
+	var st struct {
+		Discovery struct {
+			Configured bool                `json:"configured"`
+			LastPass   web.DiscoveryReport `json:"last_pass"`
+		} `json:"discovery"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+		t.Fatalf("status: %d %v %s", code, err, body)
+	}
+	last := st.Discovery.LastPass
+	wantSkip := filepath.Join(root, "lonely.key")
+	if !st.Discovery.Configured || last.Root != root || len(last.KeyPairs) != 1 || last.KeyPairs[0].Name != "shop" ||
+		last.KeyPairs[0].Outcome != "created" || len(last.Skipped) != 1 || last.Skipped[0].Path != wantSkip {
+		t.Fatalf("status discovery: %+v", st.Discovery)
+	}
+	if code, body := adminGet(t, p, "/metrics", ""); code != http.StatusOK ||
+		!strings.Contains(body, `portico_discovery_passes_total{result="ok"} 1`) ||
+		!strings.Contains(body, `portico_discovery_skipped_files{reason="no_certificate"} 1`) {
+		t.Fatalf("/metrics lacks the discovery pass: %d\n%s", code, body)
+	}
+
+	// A new file and a SIGHUP: the rescan writes it before the reload.
+	other := ca.Issue(t, []string{"blog.example.test"})
+	writeTestFile(t, root, "blog.pem", append(append([]byte{}, other.ChainPEM...), other.KeyPEM...))
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// The file-system event may run a pass too; the log tells the SIGHUP's
+	// steps apart, in their order.
+	eventually(t, "the reload after SIGHUP", 30*time.Second, func() bool {
+		return strings.Contains(p.logs.String(), `"msg":"reload step done","step":"store"`)
+	})
+	logs := p.logs.String()
+	rescan := strings.Index(logs, `"msg":"reload step done","step":"discovery"`)
+	if rescan < 0 || rescan > strings.Index(logs, `"msg":"reload step done","step":"store"`) {
+		t.Fatalf("SIGHUP did not rescan before the store reload:\n%s", logs)
+	}
+	names := map[string]bool{}
+	for _, kp := range listKeyPairs(t, data) {
+		names[kp.Name] = true
+	}
+	if !names["shop"] || !names["blog"] {
+		t.Fatalf("keypairs after the SIGHUP: %v", names)
+	}
+}
+
+func writeTestFile(t *testing.T, dir, name string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -90,9 +90,12 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	// before the server's own reload, which is added last.
 	reloads := &reloadHooks{}
 
+	reg := newRegistry()
+	cfg.Metrics = reg
+
 	// Discovery's first pass runs before the server starts, so the first
 	// snapshot already holds what the folder holds.
-	discoverer, err := c.startDiscovery(ctx, store, log)
+	discoverer, err := c.startDiscovery(ctx, store, reg, log)
 	if err != nil {
 		return err
 	}
@@ -101,8 +104,6 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		reloads.Add("discovery", discoverer.RescanNow)
 	}
 
-	reg := newRegistry()
-	cfg.Metrics = reg
 	srv := server.New(cfg, store, log)
 	reloads.Add("store", srv.ForceReload)
 
@@ -120,6 +121,9 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	status := adminStatus{}
+	if discoverer != nil {
+		status.discovery = discoveryReport{discoverer}
+	}
 	if acmeOn {
 		status.acme = acmeReport{store}
 	}
