@@ -110,6 +110,7 @@ func BenchmarkPass10k(b *testing.B) {
 			cpu.begin()
 			rep := pass(b, d)
 			cpu.end()
+			cpu.read += rep.read
 			b.StopTimer()
 			if n := rep.Count(Created); n != lineages {
 				b.Fatalf("created %d keypairs, want %d", n, lineages)
