@@ -52,25 +52,26 @@ var (
 // KeyPair is a stored keypair's description. It never holds the private key:
 // that is only read through Store.Material, for the serving snapshot.
 type KeyPair struct {
-	ID     int64
-	Name   string
-	Source Source
-	Origin string // where it came from: a path for discovered keypairs
+	ID          int64
+	Name        string
+	Source      Source
+	Origin      string   // where it came from: a path for discovered keypairs
+	Status      string   // "" when fine; "missing" when discovery lost its files
+	ChainPEM    []byte   // the leaf first, then its chain
+	HasKey      bool     // whether a private key is stored with it
+	Fingerprint string   // hex SHA-256 of the leaf certificate's DER
+	Subject     string   // the leaf's subject, as a distinguished name
+	Issuer      string   // the leaf's issuer, as a distinguished name
+	DNSNames    []string // the leaf's DNS subject alternative names
+	NotBefore   time.Time
+	NotAfter    time.Time
+	KeyType     string // "ecdsa-p256", "rsa-2048", "ed25519", ...
+	Revision    string // hex SHA-256 over chain and key; changes with either
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+
 	// OriginDigest is the Input.OriginDigest it was last written with.
 	OriginDigest string
-	Status       string   // "" when fine; "missing" when discovery lost its files
-	ChainPEM     []byte   // the leaf first, then its chain
-	HasKey       bool     // whether a private key is stored with it
-	Fingerprint  string   // hex SHA-256 of the leaf certificate's DER
-	Subject      string   // the leaf's subject, as a distinguished name
-	Issuer       string   // the leaf's issuer, as a distinguished name
-	DNSNames     []string // the leaf's DNS subject alternative names
-	NotBefore    time.Time
-	NotAfter     time.Time
-	KeyType      string // "ecdsa-p256", "rsa-2048", "ed25519", ...
-	Revision     string // hex SHA-256 over chain and key; changes with either
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
 }
 
 // ValidityProblem says why the keypair's certificate is not valid at now

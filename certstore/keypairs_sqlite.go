@@ -148,22 +148,23 @@ func putKeyPair(ctx context.Context, q *putStmts, in Input, p *Parsed, now time.
 func fromParsed(in Input, p *Parsed, now time.Time) KeyPair {
 	leaf := p.Leaf()
 	return KeyPair{
-		Name:         in.Name,
-		Source:       in.Source,
-		Origin:       in.Origin,
+		Name:        in.Name,
+		Source:      in.Source,
+		Origin:      in.Origin,
+		ChainPEM:    p.ChainPEM,
+		HasKey:      p.KeyPEM != nil,
+		Fingerprint: p.Fingerprint(),
+		Subject:     leaf.Subject.String(),
+		Issuer:      leaf.Issuer.String(),
+		DNSNames:    leaf.DNSNames,
+		NotBefore:   leaf.NotBefore.UTC(),
+		NotAfter:    leaf.NotAfter.UTC(),
+		KeyType:     p.KeyType,
+		Revision:    p.Revision(),
+		CreatedAt:   now.UTC().Truncate(time.Second),
+		UpdatedAt:   now.UTC().Truncate(time.Second),
+
 		OriginDigest: in.OriginDigest,
-		ChainPEM:     p.ChainPEM,
-		HasKey:       p.KeyPEM != nil,
-		Fingerprint:  p.Fingerprint(),
-		Subject:      leaf.Subject.String(),
-		Issuer:       leaf.Issuer.String(),
-		DNSNames:     leaf.DNSNames,
-		NotBefore:    leaf.NotBefore.UTC(),
-		NotAfter:     leaf.NotAfter.UTC(),
-		KeyType:      p.KeyType,
-		Revision:     p.Revision(),
-		CreatedAt:    now.UTC().Truncate(time.Second),
-		UpdatedAt:    now.UTC().Truncate(time.Second),
 	}
 }
 
