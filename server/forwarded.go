@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -84,13 +85,24 @@ func (f *forwarding) set(in *http.Request, out http.Header) {
 }
 
 // dropForwarding removes every header a client could use to pose as another
-// address or scheme.
+// address or scheme: X-Forwarded-*, Forwarded and the other client-address
+// headers applications trust, also when spelled with underscores, which
+// many servers (CGI, PHP, Rack, Gunicorn) read as the same header.
 func dropForwarding(h http.Header) {
 	for k := range h {
-		if strings.HasPrefix(k, "X-Forwarded-") || k == "X-Real-Ip" || k == "Forwarded" {
+		if isForwardingHeader(k) {
 			delete(h, k)
 		}
 	}
+}
+
+// clientAddressHeaders are the headers besides X-Forwarded-* through which
+// applications learn a client's address.
+var clientAddressHeaders = []string{"forwarded", "x-real-ip", "true-client-ip", "cf-connecting-ip", "x-client-ip"}
+
+func isForwardingHeader(k string) bool {
+	k = strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+	return strings.HasPrefix(k, "x-forwarded-") || slices.Contains(clientAddressHeaders, k)
 }
 
 // clientIP returns the address part of a RemoteAddr ("192.0.2.1:1234",

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -209,6 +210,7 @@ func (u *upstreams) transport(origin string) *http.Transport {
 func (u *upstreams) reverseProxy(rt *route, target *url.URL, upstreamHost bool, tr *http.Transport) *httputil.ReverseProxy {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			cleanDotSegments(pr.Out.URL)
 			pr.SetURL(target)
 			// The query goes through as the client sent it.
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
@@ -232,6 +234,44 @@ func (u *upstreams) reverseProxy(rt *route, target *url.URL, upstreamHost bool, 
 		}
 	}
 	return rp
+}
+
+// cleanDotSegments resolves "." and ".." segments in u's path (also when
+// sent percent-encoded), as nginx does before proxying, so that a request
+// cannot climb out of an upstream's path prefix: /x/../../etc never
+// reaches http://app/shop as /shop/x/../../etc. Other bytes of the path,
+// such as doubled slashes, are kept.
+func cleanDotSegments(u *url.URL) {
+	if !strings.Contains(u.Path, "/.") {
+		return
+	}
+	segs := strings.Split(u.Path, "/")
+	out := make([]string, 0, len(segs))
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch seg {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			if len(out) > 1 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	cleaned := strings.Join(out, "/")
+	if !strings.HasPrefix(cleaned, "/") {
+		cleaned = "/" + cleaned
+	}
+	if cleaned != u.Path {
+		u.Path, u.RawPath = cleaned, ""
+	}
 }
 
 // bufferPool lends ReverseProxy its 32 KiB copy buffers, so that proxying a

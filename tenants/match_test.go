@@ -109,6 +109,8 @@ func TestCheckUpstream(t *testing.T) {
 		"http://user:pw@host":          false,
 		"http://host/?q=1":             false,
 		"127.0.0.1:8080":               false,
+		"http://127.0.0.1:99999":       false,
+		"http://127.0.0.1:0":           false,
 	} {
 		if err := CheckUpstream(raw); (err == nil) != ok {
 			t.Errorf("CheckUpstream(%q) = %v, want ok=%v", raw, err, ok)

@@ -3,6 +3,7 @@ package tenants
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 )
 
 // CheckUpstream reports why raw cannot be a tenant's upstream, or nil. An
@@ -25,6 +26,11 @@ func CheckUpstream(raw string) error {
 		return fmt.Errorf("upstream %q: user information is not allowed", raw)
 	case u.RawQuery != "" || u.Fragment != "":
 		return fmt.Errorf("upstream %q: query and fragment are not allowed", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("upstream %q: port must be a number from 1 to 65535", raw)
+		}
 	}
 	return nil
 }
