@@ -82,6 +82,9 @@ func (r folderRules) skipByName(name string) string {
 		return "README"
 	case r.certbotLineage && (name == "cert.pem" || name == "chain.pem"):
 		return "part of fullchain.pem"
+	case r.certbotLineage && strings.HasPrefix(name, "previous_") && strings.HasSuffix(name, ".pem"):
+		// certbot keeps the old links as previous_*.pem while it renews.
+		return "certbot's copy during a renewal"
 	case r.kubeSecret && name == "ca.crt":
 		return "issuer of tls.crt"
 	}
