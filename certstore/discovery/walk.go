@@ -159,6 +159,7 @@ func (w *walker) dir(d dirAt, entries []os.DirEntry) {
 			info, err := os.Stat(p)
 			if err != nil {
 				out.skip(p, linkError(p, err), warnLevel, "")
+				w.watchDanglingTarget(d, p)
 				continue
 			}
 			target = info
@@ -256,6 +257,27 @@ func (w *walker) watchDir(dir string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.watch(dir)
+}
+
+// watchDanglingTarget watches the nearest existing folder on the way to a
+// dangling link's target, so that the target (or a folder on its way)
+// appearing later is noticed at once rather than at the next rescan.
+func (w *walker) watchDanglingTarget(d dirAt, p string) {
+	if w.watch == nil {
+		return
+	}
+	dir := linkTargetDir(d, p)
+	for dir != "" {
+		if info, err := os.Stat(dir); err == nil && info.IsDir() {
+			w.watchDir(dir)
+			return
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return
+		}
+		dir = parent
+	}
 }
 
 // linkTargetDir returns the real folder that the file link at p, in folder

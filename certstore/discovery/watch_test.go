@@ -113,6 +113,30 @@ func TestWatchFollowsTheTree(t *testing.T) {
 		writeFile(t, filepath.Dir(target), "ext.pem", append(append([]byte{}, next.ChainPEM...), next.KeyPEM...), 0o600)
 		waitFor(t, "the rewritten target", func() bool { return serves(t, store, "ext", next) })
 	})
+	t.Run("dangling link whose target appears later", func(t *testing.T) {
+		// The link is made before its target, and its target's folder
+		// only exists up to vault/: the watch on the nearest existing
+		// folder sees the target arrive.
+		target := filepath.Join(dir, "vault", "pending", "late-link.pem")
+		symlink(t, target, filepath.Join(root, "late-link.pem"))
+		waitFor(t, "the dangling link to be reported", func() bool {
+			d.passMu.Lock()
+			defer d.passMu.Unlock()
+			return d.watched[filepath.Join(dir, "vault")]
+		})
+		leaf := ca.Issue(t, []string{"latelink.example.test"})
+		// The folder first, then the file: each step is an event.
+		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the new target folder to be watched", func() bool {
+			d.passMu.Lock()
+			defer d.passMu.Unlock()
+			return d.watched[filepath.Dir(target)]
+		})
+		writeFile(t, filepath.Dir(target), "late-link.pem", append(append([]byte{}, leaf.ChainPEM...), leaf.KeyPEM...), 0o600)
+		waitFor(t, "the link's target", func() bool { return serves(t, store, "late-link", leaf) })
+	})
 	t.Run("file in a folder made after the start", func(t *testing.T) {
 		later := filepath.Join(root, "later", "deeper")
 		if err := os.MkdirAll(later, 0o755); err != nil {
