@@ -81,11 +81,19 @@ func fail(step string, err error) *failure {
 // steps lists failure steps in the order the result line prints them.
 var steps = []string{"dial", "handshake", "wrong_cert", "write", "read", "status", "body", "timeout"}
 
+// checks is what exchange requires of a connection besides a leaf that
+// covers the server name and a 200.
+type checks struct {
+	timeout  time.Duration
+	wantBody string // "" accepts any body
+	wantLeaf []byte // DER of the leaf the server must send; nil accepts any
+}
+
 // exchange does one full connection to addr for t and returns how long it
 // took, or the step that failed.
-func exchange(addr string, t *target, timeout time.Duration, wantBody string) (time.Duration, *failure) {
+func exchange(addr string, t *target, c checks) (time.Duration, *failure) {
 	start := time.Now()
-	deadline := start.Add(timeout)
+	deadline := start.Add(c.timeout)
 	raw, err := (&net.Dialer{Deadline: deadline}).Dial("tcp", addr)
 	if err != nil {
 		return 0, fail("dial", err)
@@ -101,10 +109,13 @@ func exchange(addr string, t *target, timeout time.Duration, wantBody string) (t
 	if len(certs) == 0 || certs[0].VerifyHostname(t.name) != nil {
 		return 0, &failure{"wrong_cert", fmt.Errorf("leaf does not cover %q", t.name)}
 	}
+	if c.wantLeaf != nil && !bytes.Equal(certs[0].Raw, c.wantLeaf) {
+		return 0, &failure{"wrong_cert", fmt.Errorf("leaf for %q is not the expected one", t.name)}
+	}
 	if _, err := conn.Write(t.request); err != nil {
 		return 0, fail("write", err)
 	}
-	if f := readResponse(bufio.NewReaderSize(conn, 1024), wantBody); f != nil {
+	if f := readResponse(bufio.NewReaderSize(conn, 1024), c.wantBody); f != nil {
 		return 0, f
 	}
 	conn.Close() // close_notify, then FIN

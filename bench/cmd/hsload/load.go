@@ -104,7 +104,7 @@ func run(cfg config) (result, error) {
 					return
 				}
 				t := &targets[rng.IntN(len(targets))]
-				took, f := exchange(cfg.addr, t, cfg.timeout, cfg.wantBody)
+				took, f := exchange(cfg.addr, t, cfg.checks)
 				done := time.Now()
 				bucket := -1
 				if buckets > 0 {

@@ -18,6 +18,7 @@
 package main
 
 import (
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
@@ -32,9 +33,8 @@ type config struct {
 	duration  time.Duration
 	warmup    time.Duration
 	limit     int // connection attempts; 0 for no limit
-	timeout   time.Duration
 	serverPID int
-	wantBody  string // "" accepts any body
+	checks    checks
 	timeline  time.Duration
 	label     string
 
@@ -79,9 +79,10 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "measurement window")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "load before the window, not counted")
 	fs.IntVar(&c.limit, "n", 0, "stop after this many connection attempts (0: only -d bounds the run)")
-	fs.DurationVar(&c.timeout, "timeout", 5*time.Second, "deadline for one connection, from dial to response")
+	fs.DurationVar(&c.checks.timeout, "timeout", defaultTimeout, "deadline for one connection, from dial to response")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "measure the CPU time of this `pid` and its descendants over the window")
-	fs.StringVar(&c.wantBody, "body", "Hello, World!", "the exact response body to expect; empty accepts any")
+	fs.StringVar(&c.checks.wantBody, "body", "Hello, World!", "the exact response body to expect; empty accepts any")
+	leafFile := fs.String("leaf", "", "PEM `file` whose first certificate must be the leaf served")
 	fs.DurationVar(&c.timeline, "timeline", 0, "also count successes and errors per interval of this length")
 	fs.StringVar(&c.label, "label", "", "text copied into the result line")
 	fs.BoolVar(&c.probe, "probe", false, "retry one request until it succeeds and print the time since -t0")
@@ -101,6 +102,13 @@ func parseFlags(args []string) (config, error) {
 	if *sni != "" {
 		c.names = append(c.names, *sni)
 	}
+	if *leafFile != "" {
+		der, err := firstCertificate(*leafFile)
+		if err != nil {
+			return c, err
+		}
+		c.checks.wantLeaf = der
+	}
 	c.probeT0 = time.Now()
 	if *t0 > 0 {
 		c.probeT0 = time.Unix(0, *t0)
@@ -115,3 +123,24 @@ func parseFlags(args []string) (config, error) {
 	}
 	return c, nil
 }
+
+// firstCertificate returns the DER of the first certificate in a PEM file.
+func firstCertificate(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return nil, fmt.Errorf("%s: no certificate", path)
+		}
+		if block.Type == "CERTIFICATE" {
+			return block.Bytes, nil
+		}
+	}
+}
+
+// defaultTimeout bounds one connection, from dial to the end of the response.
+const defaultTimeout = 5 * time.Second
