@@ -19,8 +19,11 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,7 +33,13 @@ func main() {
 	keyFile := flag.String("key", "", "private key PEM `file` (one-certificate mode)")
 	dir := flag.String("dir", "", "`folder` with names.txt and <name>.crt/<name>.key for each name")
 	upstream := flag.String("upstream", "", "proxy every request to this http:// `URL` instead of answering")
+	profile := flag.String("cpuprofile", "", "write a CPU profile to this `file` until SIGTERM or SIGINT")
 	flag.Parse()
+	if *profile != "" {
+		if err := profileUntilSignal(*profile); err != nil {
+			log.Fatal(err)
+		}
+	}
 
 	getCert, err := certificates(*certFile, *keyFile, *dir)
 	if err != nil {
@@ -49,6 +58,27 @@ func main() {
 		ErrorLog:          log.New(io.Discard, "", 0), // aborted handshakes are noise here
 	}
 	log.Fatal(srv.ListenAndServeTLS("", ""))
+}
+
+// profileUntilSignal profiles the CPU until SIGTERM or SIGINT, then writes
+// the profile and exits.
+func profileUntilSignal(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-stop
+		pprof.StopCPUProfile()
+		f.Close()
+		os.Exit(0)
+	}()
+	return nil
 }
 
 // certificates loads one keypair, or every keypair of a folder, and returns
