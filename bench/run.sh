@@ -9,28 +9,32 @@
 #                [-c conns] [-k conns] [-n tenants] [-p port] [-o folder] [-q] [-K]
 #
 #   -s  servers, comma-separated (default portico,nginx,haproxy,caddy,gobare)
-#   -t  scenarios (default hs,ka,many,churn):
-#         hs     full handshakes, 1 tenant          ka     keep-alive requests proxied
-#         many   full handshakes, 1,000 tenants,           to a trivial upstream, and the
-#                start-up time and memory                  upstream hit directly
-#         churn  Portico under handshake load while keypairs and tenants change
+#   -t  scenarios (default hs,ka,kar,many,churn):
+#         hs     full handshakes, 1 tenant
+#         ka     keep-alive requests proxied to a trivial upstream, and the upstream
+#                hit directly
+#         kar    keep-alive requests answered by the front itself
+#         many   full handshakes, 1,000 tenants; start-up time and memory
+#         churn  Portico under handshake and under keep-alive load while a second
+#                process changes keypairs and tenants
 #   -r  repeats of each measurement (default 3)   -d  window, s (default 10)
 #   -w  warm-up, s (default 1)                    -c  handshake concurrency (default 16)
 #   -k  keep-alive connections (default 16)       -n  tenants for many/churn (default 1000)
 #   -p  first port (default 18500)                -o  results folder
 #   -q  quick: 1 repeat, 3 s windows, short churn -K  keep the work folder
 #
-# Environment: SRV_CPU (0), CLI_CPU (1), QUIET_CPU (0.2 cores), QUIET_MAX (60 s).
+# Environment: SRV_CPU (0), CLI_CPU (1), QUIET_CPU (0.2 cores), QUIET_MAX (20 s),
+# PORTICO_BIN (a Portico binary to measure instead of building this tree's).
 # Everything binds to 127.0.0.1; every process started here is stopped by PID.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SERVERS=portico,nginx,haproxy,caddy,gobare
-SCENARIOS=hs,ka,many,churn
+SCENARIOS=hs,ka,kar,many,churn
 REPEATS=3 WINDOW=10 WARMUP=1 CONC=16 KA_CONNS=16 TENANTS=1000 BASE_PORT=18500
 CHURN_SECONDS=40 CHURN_GAP=4 KEEP=0 OUT=
 SRV_CPU=${SRV_CPU:-0} CLI_CPU=${CLI_CPU:-1}
-QUIET_CPU=${QUIET_CPU:-0.2} QUIET_MAX=${QUIET_MAX:-60}
+QUIET_CPU=${QUIET_CPU:-0.2} QUIET_MAX=${QUIET_MAX:-20}
 
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "$1"; }
 while getopts "s:t:r:d:w:c:k:n:p:o:qKh" opt; do
@@ -69,7 +73,7 @@ for s in "${SRVS[@]}"; do
 	*) die "unknown server $s" ;;
 	esac
 done
-wants ka && need h2load "apt-get install nghttp2-client"
+if wants ka || wants kar || wants churn; then need h2load "apt-get install nghttp2-client"; fi
 ((REPEATS >= 1 && WINDOW >= 1)) || die "-r and -d must be at least 1"
 (($(nproc) >= 2)) || die "needs 2 CPUs: one for the server, one for the load"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -113,6 +117,14 @@ trap 'exit 130' INT TERM
 say "building Portico and the bench tools"
 BIN=$WORK/bin
 (cd "$ROOT" && go build -o "$BIN/" ./cmd/portico ./bench/cmd/...) || die "go build failed"
+if [[ -n ${PORTICO_BIN:-} ]]; then
+	cp "$PORTICO_BIN" "$BIN/portico" || die "cannot copy PORTICO_BIN"
+	say "measuring the Portico binary $PORTICO_BIN instead of this tree's"
+fi
+
+# Like the peers, Portico runs without an access log, where it has one.
+PORTICO_FLAGS=()
+"$BIN/portico" serve --help 2>/dev/null | grep -q -- '--\[no-\]access-log\|--access-log' && PORTICO_FLAGS+=(--access-log=false)
 
 CERTS=$WORK/certs
 say "minting throwaway certificates"
@@ -122,6 +134,7 @@ if wants many || wants churn; then
 fi
 if wants churn; then # a second generation of keypairs for the same names
 	"$BIN/benchcerts" -ca "$CERTS/ca" -out "$CERTS/many2" -n "$TENANTS" || die "benchcerts failed"
+	"$BIN/benchcerts" -ca "$CERTS/ca" -out "$CERTS/single2" -names a.bench.test || die "benchcerts failed"
 fi
 
 i=1
@@ -276,7 +289,7 @@ start() {
 	case $s in
 	portico)
 		taskset -c "$SRV_CPU" "$BIN/portico" --data "$data" serve --listen "127.0.0.1:$port" --http-listen "" \
-			>"$run/out.log" 2>&1 &
+			"${PORTICO_FLAGS[@]}" >"$run/out.log" 2>&1 &
 		pid=$! ;;
 	nginx)
 		taskset -c "$SRV_CPU" nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log" >"$run/out.log" 2>&1 &
@@ -381,17 +394,29 @@ handshakes() { # handshakes SCENARIO SERVER SET REP
 		"server CPU $(field server_cpu "$line"), other CPU $(field other_cpu "$line"), errors $(field errors "$line")"
 }
 
-# keepalive TARGET REP: h2load with KA_CONNS keep-alive HTTP/1.1 connections
-# against a front (over TLS) or the upstream itself (plain HTTP), with the
-# CPU of the front and of the upstream sampled over h2load's window.
+# h2load_failed OUTPUT: the requests h2load counted as failed (network
+# errors, timeouts and statuses of 400 and more) plus the 3xx it counts as
+# successes; every answer here should be a 200.
+h2load_failed() {
+	local failed redirects
+	failed=$(sed -n 's/^requests: .* \([0-9]*\) failed,.*/\1/p' <<<"$1")
+	redirects=$(sed -n 's/^status codes: [0-9]* 2xx, \([0-9]*\) 3xx,.*/\1/p' <<<"$1")
+	[[ -n $failed && -n $redirects ]] && echo $((failed + redirects))
+}
+
+# keepalive SCENARIO TARGET REP: h2load with KA_CONNS keep-alive HTTP/1.1
+# connections against a front (over TLS) or the upstream itself (plain
+# HTTP), with the CPU of the front and of the upstream, when one runs,
+# sampled over h2load's window.
 keepalive() {
-	local s=$1 rep=$2 url pids meter out cpu line front_cpu
+	local sc=$1 s=$2 rep=$3 url pids meter out cpu line front_cpu
 	if [[ $s == upstream ]]; then
 		url=$UPSTREAM/ pids=$UPSTREAM_PID
 	else
 		url=https://a.bench.test:${PORT[$s]}/ pids="${PID[$s]} $UPSTREAM_PID"
 	fi
 	quiet
+	[[ -n $UPSTREAM_PID ]] || pids=${PID[$s]}
 	# shellcheck disable=SC2086
 	"$BIN/procmeter" cpu -after "$WARMUP.3s" -for "$((WINDOW - 1)).5s" $pids >"$WORK/meter" &
 	meter=$!
@@ -401,8 +426,7 @@ keepalive() {
 	cpu=$(<"$WORK/meter")
 	local rps failed
 	rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
-	failed=$(sed -n 's/^requests: .* \([0-9]*\) failed, \([0-9]*\) errored, \([0-9]*\) timeout.*/\1 \2 \3/p' <<<"$out" |
-		awk '{print $1 + $2 + $3}')
+	failed=$(h2load_failed "$out")
 	if [[ $s == upstream ]]; then
 		front_cpu=$(field "cpu_$UPSTREAM_PID" "$cpu")
 		line="req_per_s=$rps front_cpu=$front_cpu upstream_cpu=$front_cpu"
@@ -411,17 +435,17 @@ keepalive() {
 		line="req_per_s=$rps front_cpu=$front_cpu upstream_cpu=$(field "cpu_$UPSTREAM_PID" "$cpu")"
 	fi
 	line="$line machine_cpu=$(field machine_cpu "$cpu") errors=${failed:-unknown}"
-	echo "ka $s $rep KA $line" >>"$RAW"
+	echo "$sc $s $rep KA $line" >>"$RAW"
 	[[ -n $rps ]] || echo "$out" >>"$OUT/h2load-errors.log"
-	say "ka $s #$rep: $rps req/s, front CPU $front_cpu, errors ${failed:-unknown}"
+	say "$sc $s #$rep: $rps req/s, front CPU $front_cpu, errors ${failed:-unknown}"
 }
 
-# churn: Portico under a handshake load over every tenant while, every
+# churn_handshakes: Portico under a handshake load over every tenant while, every
 # CHURN_GAP s, a second process re-imports one tenant's keypair with a new
 # certificate, updates a tenant, and adds or deletes one. Every change goes
 # through the real CLI, and the time until new handshakes see the new
 # certificate is measured.
-churn() {
+churn_handshakes() {
 	local data names=$CERTS/many/names.txt line k name t0 v extra= result
 	data=$(portico_data many respond)
 	quiet
@@ -460,6 +484,36 @@ churn() {
 	say "churn: $((k - 1)) rounds of changes, $(field ok "$line") handshakes, $(field errors "$line") failed"
 }
 
+# churn_keepalive: Portico proxying keep-alive requests to the upstream while,
+# every CHURN_GAP s, a second process re-imports the tenant's keypair and
+# updates the tenant (which rebuilds its route): no request may fail.
+churn_keepalive() {
+	local data k out rps failed
+	data=$(portico_data single proxy)
+	quiet
+	taskset -c "$CLI_CPU" h2load --h1 -t 1 -c "$KA_CONNS" -D "$CHURN_SECONDS" --warm-up-time 1 \
+		--connect-to="127.0.0.1:${PORT[portico]}" "https://a.bench.test:${PORT[portico]}/" >"$WORK/churn-ka.out" 2>&1 &
+	LOAD_PID=$!
+	sleep 2
+	for ((k = 1; k * CHURN_GAP < CHURN_SECONDS - 2; k++)); do
+		local gen=single2
+		((k % 2 == 0)) && gen=single
+		taskset -c "$CLI_CPU" "$BIN/portico" --data "$data" import-certificate --name a.bench.test \
+			--certificate "$CERTS/$gen/a.bench.test.crt" --private-key "$CERTS/$gen/a.bench.test.key" \
+			>>"$OUT/churn-cli.log" 2>&1 || say "churn: import failed"
+		taskset -c "$CLI_CPU" "$BIN/portico" --data "$data" tenant update a.bench.test --hsts "${k}h" \
+			>>"$OUT/churn-cli.log" 2>&1 || say "churn: tenant update failed"
+		sleep "$CHURN_GAP"
+	done
+	wait "$LOAD_PID"
+	LOAD_PID=
+	out=$(<"$WORK/churn-ka.out")
+	rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+	failed=$(h2load_failed "$out")
+	echo "churnka portico all KA req_per_s=$rps errors=${failed:-unknown} changes=$((k - 1))" >>"$RAW"
+	say "churn under keep-alive: $((k - 1)) rounds of changes, $rps req/s, ${failed:-unknown} failed"
+}
+
 # ---------------------------------------------------------------- scenarios
 declare -a ACTIVE=()
 say "work folder $WORK"
@@ -485,11 +539,19 @@ if wants ka; then
 	start_all single proxy
 	ACTIVE+=(upstream)
 	for ((rep = 1; rep <= REPEATS; rep++)); do
-		for s in $(rotation "$rep"); do keepalive "$s" "$rep"; done
+		for s in $(rotation "$rep"); do keepalive ka "$s" "$rep"; done
 	done
 	stop_all
 	stop "$UPSTREAM_PID"
 	UPSTREAM_PID=
+fi
+
+if wants kar; then
+	start_all single respond
+	for ((rep = 1; rep <= REPEATS; rep++)); do
+		for s in $(rotation "$rep"); do keepalive kar "$s" "$rep"; done
+	done
+	stop_all
 fi
 
 if wants many; then
@@ -504,7 +566,10 @@ fi
 
 if wants churn && [[ ",$SERVERS," == *,portico,* ]]; then
 	SRVS=(portico)
-	start_all many respond && churn
+	start_all many respond && churn_handshakes
+	stop_all
+	start_upstream
+	start_all single proxy && churn_keepalive
 	stop_all
 fi
 

@@ -31,6 +31,20 @@ func (r record) num(key string) (float64, bool) {
 	return f, err == nil
 }
 
+// failures returns the failure count of r. A count that is there but not a
+// number (the load tool's output could not be read) counts as one failure,
+// so that an unreadable run never passes for a clean one.
+func (r record) failures() (float64, bool) {
+	v, ok := r.values["errors"]
+	if !ok {
+		return 0, false
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f, true
+	}
+	return 1, true
+}
+
 // parse reads a raw log. Lines starting with # are the run's header and are
 // returned as they are.
 func parse(in io.Reader) ([]record, []string, error) {

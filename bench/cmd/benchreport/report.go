@@ -74,7 +74,6 @@ type figures struct {
 	pssLoaded      map[string]float64
 	porticoErrors  float64
 	porticoChanges float64
-	visibleMaxMS   float64
 }
 
 func report(w io.Writer, recs []record, header []string, targets bool) {
@@ -97,6 +96,7 @@ func report(w io.Writer, recs []record, header []string, targets bool) {
 	fig.hs = handshakeTable(w, recs, "hs", "Full TLS 1.3 handshakes, 1 tenant, ECDSA P-256", &fig)
 	fig.many = handshakeTable(w, recs, "many", "Full TLS 1.3 handshakes, SNI uniform over "+tenants+" tenants, ECDSA P-256", &fig)
 	fig.kaFront = keepAliveTable(w, recs, &fig)
+	keepAliveRespondTable(w, recs, &fig)
 	fig.startS, fig.pssLoaded = startMemoryTable(w, recs, tenants)
 	churnTable(w, recs, &fig)
 	if targets {
@@ -115,7 +115,7 @@ func handshakeTable(w io.Writer, recs []record, scenario, title string, fig *fig
 	_, p99 := collect(recs, scenario, key("p99_ms"))
 	_, cli := collect(recs, scenario, key("client_cpu"))
 	_, other := collect(recs, scenario, key("other_cpu"))
-	_, errs := collect(recs, scenario, key("errors"))
+	_, errs := collect(recs, scenario, record.failures)
 
 	med := map[string]float64{}
 	for s, v := range perCPU {
@@ -159,7 +159,7 @@ func keepAliveTable(w io.Writer, recs []record, fig *figures) map[string]float64
 	_, rps := collect(recs, "ka", key("req_per_s"))
 	_, fcpu := collect(recs, "ka", key("front_cpu"))
 	_, ucpu := collect(recs, "ka", key("upstream_cpu"))
-	_, errs := collect(recs, "ka", key("errors"))
+	_, errs := collect(recs, "ka", record.failures)
 
 	med := map[string]float64{}
 	for s, v := range front {
@@ -185,6 +185,38 @@ func keepAliveTable(w io.Writer, recs []record, fig *figures) map[string]float64
 	table(w, []string{"front", "req per front-CPU-s", "÷ upstream direct", "req per server-side CPU-s",
 		"req/s", "front CPU", "upstream CPU", "failed"}, rows)
 	return med
+}
+
+// keepAliveRespondTable is the reference harness's keep-alive scenario:
+// every front answers by itself, with no upstream.
+func keepAliveRespondTable(w io.Writer, recs []record, fig *figures) {
+	perCPU := func(r record) (float64, bool) {
+		rps, ok1 := r.num("req_per_s")
+		cpu, ok2 := r.num("front_cpu")
+		return rps / cpu, ok1 && ok2 && cpu > 0
+	}
+	order, per := collect(recs, "kar", perCPU)
+	if len(order) == 0 {
+		return
+	}
+	_, rps := collect(recs, "kar", key("req_per_s"))
+	_, cpu := collect(recs, "kar", key("front_cpu"))
+	_, errs := collect(recs, "kar", record.failures)
+	med := map[string]float64{}
+	for s, v := range per {
+		med[s] = v.median()
+	}
+	var rows [][]string
+	for _, s := range sortServers(order) {
+		rows = append(rows, []string{s, spread(per[s]), ratio(med[s], med["nginx"]), ratio(med[s], med["gobare"]),
+			spread(rps[s]), num(cpu[s].median()), count(errs[s].sum())})
+		if s == "portico" {
+			fig.porticoErrors += errs[s].sum()
+		}
+	}
+	fmt.Fprintln(w, "## Keep-alive HTTP/1.1 over TLS, answered by the front itself")
+	fmt.Fprintln(w)
+	table(w, []string{"server", "req per server-CPU-s", "÷ nginx", "÷ gobare", "req/s", "server CPU", "failed"}, rows)
 }
 
 func startMemoryTable(w io.Writer, recs []record, tenants string) (map[string]float64, map[string]float64) {
@@ -241,24 +273,39 @@ func churnTable(w io.Writer, recs []record, fig *figures) {
 			run = &recs[i]
 		}
 	}
-	if run == nil {
+	var ka *record
+	for i, r := range recs {
+		if r.scenario == "churnka" {
+			ka = &recs[i]
+		}
+	}
+	if run == nil && ka == nil {
 		return
 	}
-	errs, _ := run.num("errors")
-	changes, _ := run.num("changes")
-	ok, _ := run.num("ok")
-	perCPU, _ := run.num("hs_per_cpu_s")
-	fig.porticoErrors += errs
-	fig.porticoChanges = changes
-	if len(visible) > 0 {
-		fig.visibleMaxMS = slices.Max(visible)
+	var rows [][]string
+	if run != nil {
+		errs, _ := run.failures()
+		changes, _ := run.num("changes")
+		ok, _ := run.num("ok")
+		perCPU, _ := run.num("hs_per_cpu_s")
+		fig.porticoErrors += errs
+		fig.porticoChanges += changes
+		rows = append(rows, []string{"new connection per request, all tenants", count(changes),
+			count(ok) + " handshakes (" + num(perCPU) + " per server-CPU-s)", count(errs), spread(visible)})
+	}
+	if ka != nil {
+		errs, _ := ka.failures()
+		changes, _ := ka.num("changes")
+		rps, _ := ka.num("req_per_s")
+		fig.porticoErrors += errs
+		fig.porticoChanges += changes
+		rows = append(rows, []string{"keep-alive, proxied", count(changes), num(rps) + " req/s", count(errs), "-"})
 	}
 	fmt.Fprintln(w, "## Portico while keypairs and tenants change")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Handshakes over all tenants while a second process, through the CLI, re-imports a tenant's keypair with a new certificate, updates a tenant and adds or deletes one, round after round.")
+	fmt.Fprintln(w, "Load runs while a second process, through the CLI, re-imports a tenant's keypair with a new certificate and updates tenants (and, under handshake load, adds or deletes one), round after round.")
 	fmt.Fprintln(w)
-	table(w, []string{"rounds of changes", "handshakes", "failed", "hs per server-CPU-s", "new certificate served after, ms"},
-		[][]string{{count(changes), count(ok), count(errs), num(perCPU), spread(visible)}})
+	table(w, []string{"load", "rounds of changes", "done", "failed", "new certificate served after, ms"}, rows)
 }
 
 func targetTable(w io.Writer, fig figures) {
