@@ -39,12 +39,12 @@ func TestReport(t *testing.T) {
 		"| portico | 80000 | 0.80 | 40000 | 40000 | 0.50 | 0.50 | 0 |", // per front CPU, ÷ direct, per both
 		"| portico | 0.30 | 20.0 | 30.0 | 32.0 |",                      // start-up from the many set only
 		"| new connection per request, all tenants | 1 | 1000 handshakes (2600 per server-CPU-s) | 0 | 400 |",
-		"| keep-alive, proxied | 3 | 20000 req/s | 1 | - |", // an unreadable count fails
-		"| portico | 62500 | - | 0.78 | 50000 | 0.80 | 0 |", // answered by the front itself
-		"| full handshakes, 1 tenant, per server-CPU-s | > 3,300 | 3500 | met |",
-		"| full handshakes, 1000 tenants, per server-CPU-s | > 2,800 | 2700 | **missed** |",
-		"| keep-alive proxying, ÷ upstream hit directly | ≥ 0.70 | 0.80 | met |",
-		"| failed requests, all Portico runs (with store changes) | 0 | 3 (4 rounds of changes) | **missed** |",
+		"| keep-alive, proxied | 3 | 20000 req/s | 1 | - |",                                       // an unreadable count fails
+		"| portico | 62500 | - | 0.78 | 50000 | 0.80 | 0 |",                                       // answered by the front itself
+		"| full handshakes, 1 tenant, per server-CPU-s | > 3,300 | 3500 | met | 3573 via nginx |", // 3500 / 3200 × 3267
+		"| full handshakes, 1000 tenants, per server-CPU-s | > 2,800 | 2700 | **missed** | - |",
+		"| keep-alive proxying, ÷ upstream hit directly | ≥ 0.70 | 0.80 | met | - |",
+		"| failed requests, all Portico runs (with store changes) | 0 | 3 (4 rounds of changes) | **missed** | - |",
 	}
 	for _, w := range wants {
 		if !strings.Contains(got, w) {
