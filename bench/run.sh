@@ -122,9 +122,6 @@ if [[ -n ${PORTICO_BIN:-} ]]; then
 	say "measuring the Portico binary $PORTICO_BIN instead of this tree's"
 fi
 
-# Like the peers, Portico runs without an access log, where it has one.
-PORTICO_FLAGS=()
-"$BIN/portico" serve --help 2>/dev/null | grep -q -- '--\[no-\]access-log\|--access-log' && PORTICO_FLAGS+=(--access-log=false)
 
 CERTS=$WORK/certs
 say "minting throwaway certificates"
@@ -139,8 +136,15 @@ fi
 
 i=1
 for s in portico nginx haproxy caddy gobare; do PORT[$s]=$((BASE_PORT + i)) && i=$((i + 1)); done
-UPSTREAM_PORT=$((BASE_PORT + 10)) CADDY_HTTP_PORT=$((BASE_PORT + 11))
+UPSTREAM_PORT=$((BASE_PORT + 10)) CADDY_HTTP_PORT=$((BASE_PORT + 11)) ADMIN_PORT=$((BASE_PORT + 12))
 UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT
+
+# Like the peers, Portico runs without an access log, where it has one.
+PORTICO_FLAGS=()
+"$BIN/portico" serve --help 2>/dev/null | grep -q -- '--\[no-\]access-log\|--access-log' && PORTICO_FLAGS+=(--access-log=false)
+# Its admin listener (and the metrics it serves) stays on, as by default, on
+# a port of the bench's own.
+"$BIN/portico" serve --help 2>/dev/null | grep -q -- '--admin-listen' && PORTICO_FLAGS+=(--admin-listen "127.0.0.1:$ADMIN_PORT")
 
 # ------------------------------------------------------------------ configs
 # Each front is configured in one of two modes: "respond" answers
