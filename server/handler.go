@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
 	"net/netip"
@@ -100,7 +101,16 @@ func misdirected(sn *snapshot, cs *tls.ConnectionState, host string) bool {
 	if _, wanted := sn.match(host); wanted != served {
 		return true
 	}
-	return served != nil && served.Leaf != nil && served.Leaf.VerifyHostname(host) != nil
+	return served != nil && !covers(sn.dnsNames[served], host)
+}
+
+// covers reports whether a certificate for dnsNames is valid for host, by
+// crypto/x509's own rule (wildcards, case). It allocates, which is fine on
+// this path: only requests whose Host differs from their server name come
+// here.
+func covers(dnsNames []string, host string) bool {
+	leaf := &x509.Certificate{DNSNames: dnsNames}
+	return leaf.VerifyHostname(host) == nil
 }
 
 // hostName returns the normalised host of a Host header, without its port.

@@ -24,9 +24,10 @@ func TestMisdirectedRequest(t *testing.T) {
 	e := newEnv(t)
 	e.keypair("ac", "a.test", "c.test") // one keypair for two tenants
 	e.keypair("b", "b.test")
-	e.keypair("d", "d.test") // d.test's certificate does not cover www.d.test
-	for _, d := range []string{"a.test", "b.test", "c.test", "d.test"} {
-		cert := map[string]string{"a.test": "ac", "b.test": "b", "c.test": "ac", "d.test": "d"}[d]
+	e.keypair("d", "d.test")             // d.test's certificate does not cover www.d.test
+	e.keypair("w", "w.test", "*.w.test") // a wildcard covers one label more, not two
+	for _, d := range []string{"a.test", "b.test", "c.test", "d.test", "w.test"} {
+		cert := map[string]string{"a.test": "ac", "b.test": "b", "c.test": "ac", "d.test": "d", "w.test": "w"}[d]
 		e.tenant(tenants.Tenant{Domain: d, Certificate: cert, Upstream: up.URL, Default: d == "b.test"})
 	}
 	e.start(Config{})
@@ -40,6 +41,7 @@ func TestMisdirectedRequest(t *testing.T) {
 		{"other certificate", "a.test", []hostStatus{{"b.test", 421}, {"a.test", 200}, {"d.test", 421}, {"unknown.test", 421}}},
 		{"shared certificate", "a.test", []hostStatus{{"c.test", 200}, {"a.test", 200}}},
 		{"certificate does not cover host", "d.test", []hostStatus{{"www.d.test", 421}, {"d.test", 200}}},
+		{"wildcard certificate", "w.test", []hostStatus{{"www.w.test", 200}, {"WWW.W.TEST", 200}, {"a.b.w.test", 421}, {"w.test", 200}}},
 		{"no server name", "", []hostStatus{{"b.test", 200}, {"a.test", 200}, {"unknown.test", 200}}},
 		{"host is an address", "a.test", []hostStatus{{"127.0.0.1", 200}, {"127.0.0.1:8443", 200}, {"[::1]:8443", 200}, {"b.test", 421}}},
 	}

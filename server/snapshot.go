@@ -38,7 +38,11 @@ type snapshot struct {
 	// certificates above by keypair revision: the next build starts from
 	// both, reading only what changed and parsing only new revisions.
 	summaries map[string]certstore.KeyPairSummary
-	parsed    map[string]*tls.Certificate
+	parsed    map[string]*parsedCert
+
+	// dnsNames holds the DNS names of each served certificate's leaf, for
+	// the requests whose Host differs from their connection's server name.
+	dnsNames map[*tls.Certificate][]string
 
 	// counters are the metrics series this snapshot's handshakes and
 	// requests add to, resolved before it is published.
@@ -91,7 +95,7 @@ func buildSnapshot(ctx context.Context, store certstore.Store, prev *snapshot, l
 			wanted[name] = k.Revision
 		}
 	}
-	sn.parsed = make(map[string]*tls.Certificate, len(wanted))
+	sn.parsed = make(map[string]*parsedCert, len(wanted))
 	var load []string
 	for name, rev := range wanted {
 		if c := prev.parsed[rev]; c != nil {
@@ -103,8 +107,17 @@ func buildSnapshot(ctx context.Context, store certstore.Store, prev *snapshot, l
 	if err := loadCertificates(ctx, store, load, sn.parsed, log); err != nil {
 		return nil, err
 	}
+	sn.dnsNames = make(map[*tls.Certificate][]string, len(sn.parsed))
+	for _, p := range sn.parsed {
+		sn.dnsNames[p.cert] = p.dnsNames
+	}
 
-	byName := func(name string) *tls.Certificate { return sn.parsed[wanted[name]] }
+	byName := func(name string) *tls.Certificate {
+		if p := sn.parsed[wanted[name]]; p != nil {
+			return p.cert
+		}
+		return nil
+	}
 	sn.fallback = byName(certstore.DefaultKeyPairName)
 	sn.certs = make([]*tls.Certificate, len(sn.tenants))
 	for i, t := range sn.tenants {
@@ -169,9 +182,23 @@ func tenantCerts(ts []tenants.Tenant) []string {
 	return names
 }
 
+// parsedCert is a keypair as snapshots keep it: the certificate crypto/tls
+// serves, and the DNS names its leaf covers.
+//
+// The parsed leaf (tls.Certificate.Leaf) is dropped once the names are
+// taken: at about 2.4 KB a keypair it was the largest part of a snapshot,
+// and crypto/tls needs only the chain's DER and the private key to serve
+// (it parses the leaf itself in the rare cases it wants one, such as a
+// FIPS-only build). Code that needs more of the leaf parses
+// cert.Certificate[0].
+type parsedCert struct {
+	cert     *tls.Certificate
+	dnsNames []string
+}
+
 // loadCertificates reads and parses the named keypairs into parsed, by
 // revision. A keypair that fails to parse is logged and left out.
-func loadCertificates(ctx context.Context, store certstore.Store, names []string, parsed map[string]*tls.Certificate, log *slog.Logger) error {
+func loadCertificates(ctx context.Context, store certstore.Store, names []string, parsed map[string]*parsedCert, log *slog.Logger) error {
 	if len(names) == 0 {
 		return nil
 	}
@@ -185,7 +212,9 @@ func loadCertificates(ctx context.Context, store certstore.Store, names []string
 			log.Error("keypair cannot be served", "keypair", m, "err", err)
 			continue
 		}
-		parsed[m.Revision] = &cert
+		p := &parsedCert{cert: &cert, dnsNames: cert.Leaf.DNSNames}
+		cert.Leaf = nil
+		parsed[m.Revision] = p
 	}
 	return nil
 }

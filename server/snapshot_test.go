@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -99,7 +100,9 @@ func describe(sn *snapshot, domains []string) string {
 			}
 			serial := "-"
 			if c != nil {
-				serial = c.Leaf.SerialNumber.String()
+				if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil {
+					serial = leaf.SerialNumber.String()
+				}
 			}
 			out += fmt.Sprintf("%s -> %s %s\n", n, tenant, serial)
 		}
