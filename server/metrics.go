@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,7 +38,7 @@ type metrics struct {
 
 	// The series of handshakes and requests no tenant matched.
 	fallback, none prometheus.Counter
-	unmatched      [5]prometheus.Counter
+	unmatched      *statusCounters
 
 	mu       sync.Mutex                 // guards byDomain and pass
 	byDomain map[string]*tenantCounters // every tenant's series, by domain
@@ -53,8 +54,34 @@ type snapshotCounters struct {
 // tenantCounters are one tenant's series.
 type tenantCounters struct {
 	handshakes prometheus.Counter
-	requests   [5]prometheus.Counter
+	requests   *statusCounters
 	seen       uint64 // the last resolve pass whose snapshot had the tenant
+}
+
+// statusCounters are one tenant's series of portico_http_requests_total,
+// one per status class, each made when the tenant first answers a request
+// of that class. Most tenants only ever answer 2xx, and a series costs
+// about 500 bytes: making all five up front was a third of the live heap
+// of a server with 1,000 tenants. Once made, a series is one atomic load
+// away: no label lookup, no allocation.
+type statusCounters struct {
+	vec    *prometheus.CounterVec
+	tenant string // the tenant label: its domain, "" when none matched
+	series [len(statusClasses)]atomic.Pointer[prometheus.Counter]
+}
+
+// add counts one request answered with a status of class (status/100 - 1).
+// It is safe for concurrent use.
+func (sc *statusCounters) add(class int) {
+	if c := sc.series[class].Load(); c != nil {
+		(*c).Inc()
+		return
+	}
+	// WithLabelValues returns the one series of these labels, so racing
+	// callers count into the same series whichever pointer is kept.
+	c := sc.vec.WithLabelValues(sc.tenant, statusClasses[class])
+	sc.series[class].CompareAndSwap(nil, &c)
+	c.Inc()
 }
 
 // newMetrics makes the server's collectors and registers them with reg; a
@@ -90,9 +117,7 @@ func newMetrics(reg prometheus.Registerer, log *slog.Logger) *metrics {
 	}
 	m.fallback = m.handshakes.WithLabelValues("", outcomeFallback)
 	m.none = m.handshakes.WithLabelValues("", outcomeNoCertificate)
-	for c, class := range statusClasses {
-		m.unmatched[c] = m.requests.WithLabelValues("", class)
-	}
+	m.unmatched = &statusCounters{vec: m.requests}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.handshakes, m.requests, m.reloads, m.reloadTime, m.generation, m.published} {
 			if err := reg.Register(c); err != nil {
@@ -120,17 +145,17 @@ func (m *metrics) resolve(ts []tenants.Tenant, rt *routing) *snapshotCounters {
 	for i, t := range ts {
 		tc := m.byDomain[t.Domain]
 		if tc == nil {
-			tc = &tenantCounters{handshakes: m.handshakes.WithLabelValues(t.Domain, outcomeServed)}
-			for c, class := range statusClasses {
-				tc.requests[c] = m.requests.WithLabelValues(t.Domain, class)
+			tc = &tenantCounters{
+				handshakes: m.handshakes.WithLabelValues(t.Domain, outcomeServed),
+				requests:   &statusCounters{vec: m.requests, tenant: t.Domain},
 			}
 			m.byDomain[t.Domain] = tc
 		}
 		tc.seen = m.pass
 		sc.tenants[i] = tc
-		rt.routes[i].requests = &tc.requests
+		rt.routes[i].requests = tc.requests
 	}
-	rt.none.requests = &m.unmatched
+	rt.none.requests = m.unmatched
 	for d, tc := range m.byDomain {
 		if tc.seen != m.pass {
 			m.handshakes.DeletePartialMatch(prometheus.Labels{"tenant": d})
@@ -171,11 +196,11 @@ func (sn *snapshot) certificateFor(name string) *tls.Certificate {
 }
 
 // countStatus adds a request answered with status to the route's tenant.
-// It does not allocate.
+// It allocates only for the first request of a status class.
 func (rt *route) countStatus(status int) {
 	c := status/100 - 1
 	if rt.requests == nil || c < 0 || c >= len(statusClasses) {
 		return
 	}
-	rt.requests[c].Inc()
+	rt.requests.add(c)
 }

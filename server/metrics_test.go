@@ -111,6 +111,11 @@ func TestRequestMetrics(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// Only the classes answered have series; checked before the lookups
+	// below, which would make the series they name.
+	if got := testutil.CollectAndCount(s.metrics.requests); got != 3 {
+		t.Errorf("portico_http_requests_total has %d series, want 3 (one per tenant and class answered)", got)
+	}
 	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("shop.example.com", "2xx")); got != 1 {
 		t.Errorf("requests{tenant=shop.example.com,class=2xx} = %v, want 1", got)
 	}

@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/portico-proxy/portico/tenants"
 )
 
@@ -114,7 +112,7 @@ type route struct {
 	hsts     string                 // Strict-Transport-Security value; "" for none
 	builtin  []byte                 // the built-in response's body
 	failures *logLimiter            // rate-limits the log lines of failed requests
-	requests *[5]prometheus.Counter // requests answered, by status class; set by metrics.resolve
+	requests *statusCounters        // requests answered, by status class; set by metrics.resolve
 }
 
 // routing builds the routes for ts, reusing the transports of upstreams
