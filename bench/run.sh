@@ -78,7 +78,7 @@ if wants ka || wants kar || wants churn; then need h2load "apt-get install nghtt
 (($(nproc) >= 2)) || die "needs 2 CPUs: one for the server, one for the load"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/portico-bench.XXXXXX")
+WORK=$(mktemp -d -t portico-bench.XXXXXX)
 OUT=${OUT:-$WORK/results}
 mkdir -p "$OUT" "$WORK/run"
 RAW=$OUT/raw.log
