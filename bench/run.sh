@@ -107,7 +107,13 @@ cleanup() {
 	stop "$LOAD_PID"
 	for s in "${!PID[@]}"; do stop "${PID[$s]}"; done
 	stop "$UPSTREAM_PID"
-	if ((KEEP)); then say "work folder kept: $WORK"; else rm -rf "$WORK/run" "$WORK/certs" "$WORK/bin"; fi
+	if ((KEEP)); then
+		say "work folder kept: $WORK"
+	elif [[ $OUT == "$WORK"/* ]]; then
+		find "$WORK" -mindepth 1 -maxdepth 1 ! -path "$OUT" -exec rm -rf {} +
+	else
+		rm -rf "$WORK"
+	fi
 	say "results: $OUT"
 }
 trap cleanup EXIT
