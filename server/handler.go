@@ -37,6 +37,11 @@ func (s *Server) serveTenant(c echo.Context) error {
 	r, w := c.Request(), c.Response().Writer
 	sn := s.snap.Load()
 	host := hostName(r.Host)
+	if host == "" && r.TLS != nil {
+		// An HTTP/1.0 client may send no Host: the server name it asked
+		// for in the handshake names the site instead.
+		host = tenants.NormalizeName(r.TLS.ServerName)
+	}
 	rt := sn.routing.route(host)
 	rec := s.recorders.get(w)
 	defer s.requestDone(rec, r, rt, time.Now())

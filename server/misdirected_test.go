@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -100,4 +101,28 @@ func (e *env) h2Conn(t *testing.T, sni string) *http2.ClientConn {
 	}
 	t.Cleanup(func() { cc.Close() })
 	return cc
+}
+
+// TestRequestWithoutHostUsesServerName sends an HTTP/1.0 request with no
+// Host header on a connection that named a tenant in its handshake: it goes
+// to that tenant, not to a 421 the client would never retry.
+func TestRequestWithoutHostUsesServerName(t *testing.T) {
+	a, b := tagUpstream(t, "tenant-a"), tagUpstream(t, "tenant-b")
+	e := newEnv(t)
+	e.keypair("a", "a.test")
+	e.keypair("b", "b.test")
+	e.tenant(tenants.Tenant{Domain: "a.test", Certificate: "a", Upstream: a.URL})
+	e.tenant(tenants.Tenant{Domain: "b.test", Certificate: "b", Upstream: b.URL, Default: true})
+	e.start(Config{})
+
+	conn, err := tls.Dial("tcp", e.addr(), &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.0\r\n\r\n")
+	reply, _ := io.ReadAll(conn)
+	if !strings.HasPrefix(string(reply), "HTTP/1.0 200") || !strings.HasSuffix(string(reply), "tenant-a") {
+		t.Errorf("reply %q, want 200 from tenant a's upstream", reply)
+	}
 }

@@ -38,9 +38,14 @@ func (c *ImportCertificateCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	defer store.Close()
+	before, _ := store.KeyPair(ctx, c.Name)
 	kp, outcome, err := store.PutKeyPair(ctx, in)
 	if err != nil {
 		return err
+	}
+	if before.Source == certstore.SourceDiscovered {
+		fmt.Fprintf(os.Stderr, "warning: keypair %q was discovered from %s; it is now imported, and discovery"+
+			" reports a conflict instead of following those files\n", kp.Name, before.Origin)
 	}
 	fmt.Printf("%s keypair %q (%s, fingerprint %s, not after %s)\n", outcome, kp.Name,
 		keyUse(kp), kp.Fingerprint, kp.NotAfter.Format("2006-01-02"))
