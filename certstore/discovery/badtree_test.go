@@ -171,6 +171,11 @@ func TestBadTrees(t *testing.T) {
 
 			t.Logf("report:\n%s", reportText(rep))
 			checkLines(t, rep, root, tt.want)
+			// The metric's reasons come from the messages: a reworded
+			// message must not fall into the catch-all unnoticed.
+			if n := rep.SkipCounts()["other"]; n > 0 {
+				t.Errorf("%d skipped files counted under reason \"other\": %v", n, rep.SkipCounts())
+			}
 			if got := storedNames(t, store); !slices.Equal(got, wantNames) {
 				t.Fatalf("stored %q, want %q", got, wantNames)
 			}
